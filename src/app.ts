@@ -1,0 +1,99 @@
+import fs from "node:fs/promises";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import { createViewerResolver } from "./auth/viewer.js";
+import type { Config } from "./config.js";
+import { openDatabase, type Database } from "./db/client.js";
+import { applyPendingMigrations } from "./db/migrate.js";
+import { resolvers } from "./graphql/resolvers/index.js";
+import { createHttpApp } from "./http/server.js";
+import { DeletionQueue } from "./media/deletions.js";
+import { KindRegistry } from "./media/kinds.js";
+import type { Services } from "./media/services.js";
+import { ShelfService } from "./media/shelves.js";
+import { createStorages } from "./storage/registry.js";
+
+const SCHEMA_FILE = fileURLToPath(new URL("../schema.graphql", import.meta.url));
+
+export interface RunningApp {
+  url: string;
+  server: http.Server;
+  services: Services;
+  db: Database;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: (message: string) => void;
+  /** Called for every SQL statement (tests count them). */
+  onQuery?: (sql: string) => void;
+}
+
+/** The composition root: config → database → storages → media services → HTTP. */
+export async function startApp(config: Config, options: StartOptions = {}): Promise<RunningApp> {
+  const log = options.log ?? ((message: string) => console.log(message));
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, embeddedDbDir: config.embeddedDbDir, onQuery: options.onQuery });
+  try {
+    const applied = await applyPendingMigrations(db.adapterFactory);
+    if (applied.length > 0) log(`applied migrations: ${applied.join(", ")}`);
+    await fs.mkdir(config.mediaRoot, { recursive: true });
+
+    const storages = createStorages({ mediaRoot: config.mediaRoot, mediaUrl: config.mediaUrl });
+    const kinds = new KindRegistry(config.kindLimits);
+    const deletions = new DeletionQueue(db.prisma, storages, { log });
+    const shelves = new ShelfService({
+      prisma: db.prisma,
+      storages,
+      kinds,
+      deletions,
+      staging: {
+        image: config.image,
+        ffprobe: { ffprobePath: config.ffmpeg.ffprobePath, timeoutMs: config.ffmpeg.probeTimeoutMs },
+      },
+    });
+    const services: Services = { storages, kinds, shelves, deletions };
+
+    const { app, apollo } = await createHttpApp({
+      typeDefs: await fs.readFile(SCHEMA_FILE, "utf8"),
+      resolvers,
+      services,
+      resolveViewer: createViewerResolver(config.auth),
+      production: config.production,
+      mediaUrl: config.mediaUrl,
+      maxFiles: config.uploads.maxFiles,
+      log,
+      healthCheck: async () => {
+        await db.prisma.$queryRaw`SELECT 1`;
+      },
+    });
+
+    const server = http.createServer(app);
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(config.port, config.host, resolve);
+    });
+    deletions.start();
+    const { port } = server.address() as AddressInfo;
+    const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+
+    return {
+      url: `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`,
+      server,
+      services,
+      db,
+      async close() {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        await apollo.stop();
+        await deletions.stop();
+        await db.close();
+      },
+    };
+  } catch (err) {
+    await db.close().catch(() => {});
+    throw err;
+  }
+}

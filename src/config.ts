@@ -1,0 +1,91 @@
+import path from "node:path";
+import { z } from "zod";
+
+/** Environment variables → one validated, typed configuration. Every variable is listed in the README. */
+
+const MiB = 1024 * 1024;
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === "" ? undefined : v));
+
+const byteSize = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  HOST: z.string().default("127.0.0.1"),
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  DATA_DIR: z.string().default("./data"),
+  MEDIA_ROOT: optionalString,
+  MEDIA_URL: z
+    .string()
+    .default("/media/")
+    .refine((v) => v.endsWith("/"), "MEDIA_URL must end with a slash"),
+  DATABASE_URL: optionalString.refine(
+    (v) => v === undefined || /^postgres(ql)?:\/\//.test(v),
+    "DATABASE_URL must be a postgresql:// URL",
+  ),
+  AUTH_JWT_SECRET: optionalString,
+  LOCAL_OWNER_ID: z.string().min(1).default("local"),
+  MAX_UPLOAD_FILES: z.coerce.number().int().positive().default(20),
+  MAX_SIZE_IMAGE: byteSize(50 * MiB),
+  MAX_SIZE_AUDIO: byteSize(500 * MiB),
+  MAX_SIZE_VIDEO: byteSize(4096 * MiB),
+  MAX_SIZE_DOCUMENT: byteSize(100 * MiB),
+  IMAGE_MAX_PIXELS: z.coerce.number().int().positive().default(100_000_000),
+  FFMPEG_PATH: z.string().default("ffmpeg"),
+  FFPROBE_PATH: z.string().default("ffprobe"),
+  PROBE_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+});
+
+export type Config = {
+  env: "development" | "production" | "test";
+  production: boolean;
+  host: string;
+  port: number;
+  dataDir: string;
+  /** Directory of the embedded database; unused when `databaseUrl` is set. */
+  embeddedDbDir: string;
+  databaseUrl?: string;
+  mediaRoot: string;
+  mediaUrl: string;
+  auth: { jwtSecret?: string; localOwnerId: string };
+  uploads: { maxFiles: number };
+  kindLimits: { IMAGE: number; AUDIO: number; VIDEO: number; DOCUMENT: number };
+  image: { maxPixels: number };
+  ffmpeg: { ffmpegPath: string; ffprobePath: string; probeTimeoutMs: number };
+};
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(e.DATA_DIR);
+  return {
+    env: e.NODE_ENV,
+    production: e.NODE_ENV === "production",
+    host: e.HOST,
+    port: e.PORT,
+    dataDir,
+    embeddedDbDir: path.join(dataDir, "db"),
+    databaseUrl: e.DATABASE_URL,
+    mediaRoot: path.resolve(e.MEDIA_ROOT ?? path.join(dataDir, "media")),
+    mediaUrl: e.MEDIA_URL,
+    auth: { jwtSecret: e.AUTH_JWT_SECRET, localOwnerId: e.LOCAL_OWNER_ID },
+    uploads: { maxFiles: e.MAX_UPLOAD_FILES },
+    kindLimits: {
+      IMAGE: e.MAX_SIZE_IMAGE,
+      AUDIO: e.MAX_SIZE_AUDIO,
+      VIDEO: e.MAX_SIZE_VIDEO,
+      DOCUMENT: e.MAX_SIZE_DOCUMENT,
+    },
+    image: { maxPixels: e.IMAGE_MAX_PIXELS },
+    ffmpeg: { ffmpegPath: e.FFMPEG_PATH, ffprobePath: e.FFPROBE_PATH, probeTimeoutMs: e.PROBE_TIMEOUT_MS },
+  };
+}

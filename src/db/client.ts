@@ -1,0 +1,60 @@
+import fs from "node:fs/promises";
+import { PGlite } from "@electric-sql/pglite";
+import { PrismaPg } from "@prisma/adapter-pg";
+import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import { PrismaClient } from "./generated/client.js";
+
+export type { PrismaClient };
+export type Tx = Omit<PrismaClient, "$connect" | "$disconnect" | "$on" | "$transaction" | "$extends">;
+
+export interface Database {
+  prisma: PrismaClient;
+  /** The adapter factory, for the migration runner. */
+  adapterFactory: SqlMigrationAwareDriverAdapterFactory;
+  /** "embedded" (PGlite in this process) or "postgresql". */
+  flavour: "embedded" | "postgresql";
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** A postgresql:// URL; without one the embedded database in `embeddedDbDir` is used. */
+  databaseUrl?: string;
+  embeddedDbDir: string;
+  /** Called for every SQL statement sent (tests count them). */
+  onQuery?: (sql: string) => void;
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  let adapterFactory: SqlMigrationAwareDriverAdapterFactory;
+  let closeDriver: () => Promise<void>;
+  let flavour: Database["flavour"];
+  if (options.databaseUrl) {
+    adapterFactory = new PrismaPg({ connectionString: options.databaseUrl });
+    closeDriver = async () => {};
+    flavour = "postgresql";
+  } else {
+    await fs.mkdir(options.embeddedDbDir, { recursive: true });
+    const pglite = await PGlite.create(options.embeddedDbDir);
+    adapterFactory = new PrismaPGlite(pglite);
+    closeDriver = () => pglite.close();
+    flavour = "embedded";
+  }
+  const prisma = new PrismaClient({
+    adapter: adapterFactory,
+    log: options.onQuery ? [{ emit: "event", level: "query" }] : [],
+  });
+  if (options.onQuery) {
+    const onQuery = options.onQuery;
+    (prisma as unknown as { $on(e: "query", cb: (ev: { query: string }) => void): void }).$on("query", (ev) => onQuery(ev.query));
+  }
+  return {
+    prisma,
+    adapterFactory,
+    flavour,
+    async close() {
+      await prisma.$disconnect();
+      await closeDriver();
+    },
+  };
+}

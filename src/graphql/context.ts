@@ -1,0 +1,20 @@
+import type { Viewer } from "../auth/viewer.js";
+import type { Services } from "../media/services.js";
+import type { Loaders } from "./loaders.js";
+
+/** What every resolver gets: who is asking, the services, and this request's loaders. */
+export interface Context {
+  viewer: Viewer;
+  services: Services;
+  loaders: Loaders;
+}
+
+/** Viewer and Library resolve from the owner alone. */
+export interface LibraryParent {
+  ownerId: string;
+}
+
+export interface DeleteShelfResult {
+  id: string;
+  deletedFiles: number;
+}

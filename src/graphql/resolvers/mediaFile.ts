@@ -1,0 +1,8 @@
+import type { Resolvers } from "../generated/resolvers.js";
+
+export const mediaFileResolvers: Resolvers = {
+  MediaFile: {
+    size: (file) => Number(file.size),
+    url: (file, _args, { services }) => services.storages.get(file.storage).url(file.name),
+  },
+};

@@ -1,0 +1,33 @@
+import type { MediaFile, Shelf } from "../../media/shelves.js";
+import type { Context } from "../context.js";
+import type { Resolvers } from "../generated/resolvers.js";
+
+async function original(shelf: Shelf, _args: unknown, { loaders }: Context): Promise<MediaFile> {
+  const files = await loaders.filesByShelf.load(shelf.id);
+  const file = files.find((f) => f.role === "ORIGINAL");
+  if (!file) throw new Error(`Shelf ${shelf.id} has no original`);
+  return file;
+}
+
+const files = (shelf: Shelf, _args: unknown, { loaders }: Context) => loaders.filesByShelf.load(shelf.id);
+const fromOriginal =
+  (field: "width" | "height" | "durationMs") =>
+  async (shelf: Shelf, args: unknown, context: Context): Promise<number | null> =>
+    (await original(shelf, args, context))[field];
+
+const common = { original, files };
+
+export const shelfResolvers: Resolvers = {
+  Shelf: {
+    __resolveType: (shelf, { services }) => services.kinds.get(shelf.kind).shelfType as never,
+  },
+  ImageShelf: { ...common, width: fromOriginal("width"), height: fromOriginal("height") },
+  AudioShelf: { ...common, durationMs: fromOriginal("durationMs") },
+  VideoShelf: {
+    ...common,
+    width: fromOriginal("width"),
+    height: fromOriginal("height"),
+    durationMs: fromOriginal("durationMs"),
+  },
+  DocumentShelf: common,
+};

@@ -1,0 +1,101 @@
+import { pipeline } from "node:stream/promises";
+import { Router, type Request, type Response } from "express";
+import fresh from "fresh";
+import rangeParser from "range-parser";
+import type { ShelfService } from "../media/shelves.js";
+import { StorageError } from "../storage/contract.js";
+import type { StorageRegistry } from "../storage/registry.js";
+
+/** Types a browser may render from our origin; everything else downloads (no HTML, SVG or XML inline). */
+const INLINE_TYPES = [/^image\/(jpeg|png|gif|webp|avif|heic|heif|tiff)$/, /^audio\//, /^video\//, /^application\/pdf$/];
+
+export function isInlineType(mimeType: string): boolean {
+  return INLINE_TYPES.some((pattern) => pattern.test(mimeType));
+}
+
+/**
+ * Streams stored files by name with the headers a media player or browser needs: the stored
+ * type, length, validators, byte ranges, and the headers that keep a hostile file inert.
+ */
+export function mediaRouter(deps: { shelves: ShelfService; storages: StorageRegistry; storageAlias: string; log: (m: string) => void }): Router {
+  const router = Router();
+  router.get("/*name", (req, res, next) => {
+    serve(req, res, deps).catch(next);
+  });
+  return router;
+}
+
+async function serve(
+  req: Request,
+  res: Response,
+  deps: { shelves: ShelfService; storages: StorageRegistry; storageAlias: string; log: (m: string) => void },
+): Promise<void> {
+  const segments = (req.params as { name?: string[] }).name ?? [];
+  const name = segments.join("/");
+  const file = await deps.shelves.fileByName(deps.storageAlias, name);
+  res.setHeader("X-Content-Type-Options", "nosniff");
+  if (!file || file.status !== "READY") {
+    res.status(404).type("text/plain").send("Not found");
+    return;
+  }
+  const size = Number(file.size);
+  const etag = `"${file.checksum}"`;
+  const lastModified = file.createdAt.toUTCString();
+  const basename = name.split("/").pop() ?? "file";
+  res.setHeader("ETag", etag);
+  res.setHeader("Last-Modified", lastModified);
+  res.setHeader("Accept-Ranges", "bytes");
+  res.setHeader("Cache-Control", "public, max-age=3600");
+  res.setHeader("Content-Security-Policy", "default-src 'none'; sandbox");
+  res.setHeader("Content-Type", file.mimeType);
+  res.attachment(basename);
+  if (isInlineType(file.mimeType)) {
+    res.setHeader("Content-Disposition", String(res.getHeader("Content-Disposition")).replace(/^attachment/, "inline"));
+  }
+
+  if (fresh(req.headers, { etag, "last-modified": lastModified })) {
+    res.status(304).end();
+    return;
+  }
+
+  let start = 0;
+  let end = size - 1;
+  const rangeHeader = req.headers.range;
+  const ifRange = req.headers["if-range"];
+  const rangeApplies = rangeHeader && (!ifRange || ifRange === etag || ifRange === lastModified);
+  if (rangeApplies && size > 0) {
+    const ranges = rangeParser(size, rangeHeader, { combine: true });
+    if (ranges === -1) {
+      res.status(416).setHeader("Content-Range", `bytes */${size}`);
+      res.end();
+      return;
+    }
+    // One range is answered with 206; several (rare for media players) get the whole body.
+    if (ranges !== -2 && ranges.type === "bytes" && ranges.length === 1) {
+      start = ranges[0]!.start;
+      end = ranges[0]!.end;
+      res.status(206).setHeader("Content-Range", `bytes ${start}-${end}/${size}`);
+    }
+  }
+  res.setHeader("Content-Length", String(size === 0 ? 0 : end - start + 1));
+  if (req.method === "HEAD" || size === 0) {
+    res.end();
+    return;
+  }
+  let stream;
+  try {
+    stream = await deps.storages.get(file.storage).open(file.name, { start, end });
+  } catch (err) {
+    if (err instanceof StorageError && err.code === "NOT_FOUND") {
+      deps.log(`media row ${file.id} has no stored bytes at ${file.storage}:${file.name}`);
+      res.removeHeader("Content-Disposition");
+      res.status(404).type("text/plain").send("Not found");
+      return;
+    }
+    throw err;
+  }
+  await pipeline(stream, res).catch((err) => {
+    // A client that goes away mid-download is normal for media; anything else is worth a line.
+    if ((err as NodeJS.ErrnoException).code !== "ERR_STREAM_PREMATURE_CLOSE") deps.log(`serving ${name} failed: ${(err as Error).message}`);
+  });
+}

@@ -1,0 +1,129 @@
+import { ApolloServer } from "@apollo/server";
+import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import { expressMiddleware } from "@as-integrations/express5";
+import express, { type NextFunction, type Request, type Response } from "express";
+import { GraphQLError } from "graphql";
+import { graphqlUploadExpress } from "graphql-upload-minimal";
+import type { Viewer } from "../auth/viewer.js";
+import type { Context } from "../graphql/context.js";
+import { createErrorFormatter } from "../graphql/errors.js";
+import { createLoaders } from "../graphql/loaders.js";
+import { MediaError } from "../media/errors.js";
+import type { Services } from "../media/services.js";
+import { mediaRouter } from "./media.js";
+
+export interface HttpOptions {
+  typeDefs: string;
+  resolvers: object;
+  services: Services;
+  resolveViewer: (authorization: string | undefined) => Promise<Viewer>;
+  production: boolean;
+  mediaUrl: string;
+  maxFiles: number;
+  log: (message: string) => void;
+  healthCheck: () => Promise<void>;
+}
+
+const HTTP_STATUS: Record<string, number> = { UNAUTHENTICATED: 401, FORBIDDEN: 403 };
+
+export async function createHttpApp(options: HttpOptions): Promise<{ app: express.Express; apollo: ApolloServer<Context> }> {
+  const apollo = new ApolloServer<Context>({
+    typeDefs: options.typeDefs,
+    resolvers: options.resolvers as never,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    introspection: !options.production,
+    includeStacktraceInErrorResponses: !options.production,
+    formatError: createErrorFormatter({ production: options.production, log: options.log }),
+    plugins: [ApolloServerPluginLandingPageDisabled()],
+  });
+  await apollo.start();
+
+  const app = express();
+  app.disable("x-powered-by");
+
+  app.get("/healthz", async (_req, res) => {
+    try {
+      await options.healthCheck();
+      res.json({ status: "ok" });
+    } catch {
+      res.status(503).json({ status: "unavailable" });
+    }
+  });
+
+  const mediaPath = new URL(options.mediaUrl, "http://localhost").pathname;
+  app.use(
+    mediaPath,
+    mediaRouter({ shelves: options.services.shelves, storages: options.services.storages, storageAlias: "default", log: options.log }),
+  );
+
+  app.use(
+    "/graphql",
+    multipartGuard,
+    express.json({ limit: "1mb" }),
+    graphqlUploadExpress({
+      // One byte over the largest kind's limit, so the per-kind check always sees the excess.
+      maxFileSize: Math.max(...options.services.kinds.all().map((k) => k.maxFileSize)) + 1,
+      maxFiles: options.maxFiles,
+      maxFieldSize: 1_000_000,
+    }),
+    expressMiddleware(apollo, {
+      context: async ({ req }) => {
+        let viewer: Viewer;
+        try {
+          viewer = await options.resolveViewer(req.headers.authorization);
+        } catch (err) {
+          if (err instanceof MediaError) {
+            throw new GraphQLError(err.message, {
+              extensions: { code: err.code, http: { status: HTTP_STATUS[err.code] ?? 400 } },
+            });
+          }
+          throw err;
+        }
+        return { viewer, services: options.services, loaders: createLoaders(options.services) };
+      },
+    }),
+  );
+
+  app.use(graphqlHttpErrors(options.log));
+  return { app, apollo };
+}
+
+/**
+ * Multipart requests must show they are not a simple cross-site form post before any part is
+ * read (the server checks it again). Once the answer is sent, the rest of an unread body is
+ * discarded so the connection is not left waiting on files nobody will read.
+ */
+function multipartGuard(req: Request, res: Response, next: NextFunction): void {
+  if (!req.is("multipart/form-data")) return next();
+  if (!req.headers["apollo-require-preflight"] && !req.headers["x-apollo-operation-name"]) {
+    res.status(400).json({
+      errors: [
+        {
+          message: "Multipart requests need an Apollo-Require-Preflight or X-Apollo-Operation-Name header",
+          extensions: { code: "BAD_REQUEST" },
+        },
+      ],
+    });
+    req.resume();
+    return;
+  }
+  res.once("finish", () => {
+    if (!req.complete) {
+      req.unpipe();
+      req.resume();
+    }
+  });
+  next();
+}
+
+/** Errors raised before GraphQL runs (multipart parsing, body size) answered in GraphQL's shape. */
+function graphqlHttpErrors(log: (m: string) => void) {
+  return (err: Error & { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {
+    const status = err.status ?? 500;
+    const code = status === 413 ? "PAYLOAD_TOO_LARGE" : status < 500 ? "BAD_REQUEST" : "INTERNAL_SERVER_ERROR";
+    if (status >= 500) log(`request failed: ${err.stack ?? err.message}`);
+    if (res.headersSent) return;
+    res.status(status).json({ errors: [{ message: status < 500 ? err.message : "Internal server error", extensions: { code } }] });
+  };
+}

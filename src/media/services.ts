@@ -1,0 +1,12 @@
+import type { StorageRegistry } from "../storage/registry.js";
+import type { DeletionQueue } from "./deletions.js";
+import type { KindRegistry } from "./kinds.js";
+import type { ShelfService } from "./shelves.js";
+
+/** The media layer as the layers above see it. */
+export interface Services {
+  storages: StorageRegistry;
+  kinds: KindRegistry;
+  shelves: ShelfService;
+  deletions: DeletionQueue;
+}

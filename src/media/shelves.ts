@@ -1,0 +1,215 @@
+import type { MediaKind } from "../db/generated/enums.js";
+import type { MediaFile, Shelf } from "../db/generated/client.js";
+import type { PrismaClient } from "../db/client.js";
+import type { StorageRegistry } from "../storage/registry.js";
+import type { DeletionQueue } from "./deletions.js";
+import { MediaError } from "./errors.js";
+import { cleanTitle, stageUpload, type IncomingFile, type StagedFile, type StagingOptions } from "./staging.js";
+import type { KindRegistry } from "./kinds.js";
+
+export type { MediaFile, Shelf };
+/** Names the GraphQL resolver types map the Shelf and MediaFile types to. */
+export type ShelfModel = Shelf;
+export type MediaFileModel = MediaFile;
+
+export const ORIGINAL_VARIANT = "original";
+const MAX_PAGE_SIZE = 100;
+
+export interface UploadRequest {
+  file: IncomingFile | Promise<IncomingFile>;
+  kind?: MediaKind | null;
+  title?: string | null;
+}
+
+export interface ShelfPage {
+  shelves: Shelf[];
+  hasNextPage: boolean;
+  totalCount: number;
+}
+
+export interface ShelfServiceDeps {
+  prisma: PrismaClient;
+  storages: StorageRegistry;
+  kinds: KindRegistry;
+  deletions: DeletionQueue;
+  staging: Omit<StagingOptions, "storage" | "kinds">;
+}
+
+/** One owner's shelves: upload, read, rename, delete. Every method is scoped to `ownerId`. */
+export class ShelfService {
+  constructor(private readonly deps: ShelfServiceDeps) {}
+
+  /**
+   * Uploads files as new shelves, all or none: each file is staged in turn (the multipart body
+   * delivers them in order), then one transaction records every shelf and promotes every file.
+   */
+  async upload(ownerId: string, requests: UploadRequest[]): Promise<Shelf[]> {
+    const storageAlias = "default";
+    const storage = this.deps.storages.get(storageAlias);
+    const staged: StagedFile[] = [];
+    try {
+      for (const request of requests) {
+        const file = await request.file;
+        staged.push(
+          await stageUpload(file, { kind: request.kind ?? undefined, title: request.title }, {
+            ...this.deps.staging,
+            kinds: this.deps.kinds,
+            storage,
+          }),
+        );
+      }
+      return await this.record(ownerId, storageAlias, staged);
+    } catch (err) {
+      await Promise.all(staged.map((s) => storage.delete(s.stagedName).catch(() => {})));
+      throw err;
+    }
+  }
+
+  /**
+   * Inserts the rows and promotes each staged object inside one transaction. The objects are
+   * moved before the commit, so a committed row always has its bytes; if the commit fails, the
+   * moved objects are removed again (and a crash in between leaves only an orphan for `gc`).
+   */
+  private async record(ownerId: string, storageAlias: string, staged: StagedFile[]): Promise<Shelf[]> {
+    const storage = this.deps.storages.get(storageAlias);
+    const promoted: string[] = [];
+    try {
+      return await this.deps.prisma.$transaction(async (tx) => {
+        const shelves: Shelf[] = [];
+        for (const s of staged) {
+          shelves.push(
+            await tx.shelf.create({
+              data: {
+                id: s.shelfId,
+                ownerId,
+                kind: s.kind,
+                title: s.title,
+                files: {
+                  create: {
+                    id: s.fileId,
+                    variant: ORIGINAL_VARIANT,
+                    role: "ORIGINAL",
+                    storage: storageAlias,
+                    name: s.finalName,
+                    size: BigInt(s.size),
+                    mimeType: s.format.mimeType,
+                    checksum: s.checksum,
+                    width: s.info.width ?? null,
+                    height: s.info.height ?? null,
+                    durationMs: s.info.durationMs ?? null,
+                    status: "READY",
+                  },
+                },
+              },
+            }),
+          );
+        }
+        for (const s of staged) {
+          await storage.move(s.stagedName, s.finalName);
+          promoted.push(s.finalName);
+        }
+        return shelves;
+      });
+    } catch (err) {
+      await Promise.all(promoted.map((name) => storage.delete(name).catch(() => {})));
+      throw err;
+    }
+  }
+
+  async get(ownerId: string, id: string): Promise<Shelf | null> {
+    if (!isUuid(id)) return null;
+    return this.deps.prisma.shelf.findFirst({ where: { id, ownerId } });
+  }
+
+  async getOrFail(ownerId: string, id: string): Promise<Shelf> {
+    const shelf = await this.get(ownerId, id);
+    if (!shelf) throw new MediaError("NOT_FOUND", `No shelf with id ${JSON.stringify(id)}`);
+    return shelf;
+  }
+
+  /** The owner's shelves, newest first, after the opaque cursor `after`. */
+  async list(ownerId: string, options: { kind?: MediaKind | null; first?: number | null; after?: string | null }): Promise<ShelfPage> {
+    const first = options.first ?? 20;
+    if (first < 0 || first > MAX_PAGE_SIZE) {
+      throw new MediaError("BAD_USER_INPUT", `first must be between 0 and ${MAX_PAGE_SIZE}`);
+    }
+    const where = { ownerId, ...(options.kind ? { kind: options.kind } : {}) };
+    const position = options.after ? decodeCursor(options.after) : undefined;
+    const [rows, totalCount] = await Promise.all([
+      this.deps.prisma.shelf.findMany({
+        where: position
+          ? {
+              ...where,
+              OR: [
+                { createdAt: { lt: position.createdAt } },
+                { createdAt: position.createdAt, id: { lt: position.id } },
+              ],
+            }
+          : where,
+        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+        take: first + 1,
+      }),
+      this.deps.prisma.shelf.count({ where }),
+    ]);
+    return { shelves: rows.slice(0, first), hasNextPage: rows.length > first, totalCount };
+  }
+
+  async updateTitle(ownerId: string, id: string, title: string): Promise<Shelf> {
+    const shelf = await this.getOrFail(ownerId, id);
+    return this.deps.prisma.shelf.update({ where: { id: shelf.id }, data: { title: cleanTitle(title) } });
+  }
+
+  /**
+   * Removes the shelf and its file rows and records every stored object for deletion in the same
+   * transaction; the objects go after the commit, retried until done, so a rolled-back delete
+   * keeps its files and a committed one loses every byte even if storage is down right now.
+   */
+  async delete(ownerId: string, id: string): Promise<{ deletedFiles: number }> {
+    const notFound = new MediaError("NOT_FOUND", `No shelf with id ${JSON.stringify(id)}`);
+    if (!isUuid(id)) throw notFound;
+    const deletedFiles = await this.deps.prisma.$transaction(async (tx) => {
+      const shelf = await tx.shelf.findFirst({ where: { id, ownerId }, select: { id: true } });
+      if (!shelf) throw notFound;
+      const files = await tx.mediaFile.findMany({ where: { shelfId: shelf.id }, select: { storage: true, name: true } });
+      await tx.storageDeletion.createMany({ data: files.map((f) => ({ storage: f.storage, name: f.name })) });
+      await tx.shelf.delete({ where: { id: shelf.id } });
+      return files.length;
+    });
+    this.deps.deletions.kick();
+    return { deletedFiles };
+  }
+
+  /** The file stored under `name` in `storage`, whoever owns it (the media route serves by name). */
+  async fileByName(storage: string, name: string): Promise<MediaFile | null> {
+    return this.deps.prisma.mediaFile.findUnique({ where: { storage_name: { storage, name } } });
+  }
+
+  /** Files of many shelves in one query: the DataLoader batch function. */
+  async filesOf(shelfIds: readonly string[]): Promise<MediaFile[][]> {
+    const files = await this.deps.prisma.mediaFile.findMany({
+      where: { shelfId: { in: [...shelfIds] } },
+      orderBy: [{ role: "asc" }, { createdAt: "asc" }],
+    });
+    const byShelf = new Map<string, MediaFile[]>(shelfIds.map((id) => [id, []]));
+    for (const file of files) byShelf.get(file.shelfId)?.push(file);
+    return shelfIds.map((id) => byShelf.get(id) ?? []);
+  }
+}
+
+export function encodeCursor(shelf: Pick<Shelf, "createdAt" | "id">): string {
+  return Buffer.from(`${shelf.createdAt.toISOString()}|${shelf.id}`).toString("base64url");
+}
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  const [iso, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
+  const createdAt = new Date(iso ?? "");
+  if (!id || !isUuid(id) || Number.isNaN(createdAt.getTime())) {
+    throw new MediaError("BAD_USER_INPUT", "The cursor is not valid");
+  }
+  return { createdAt, id };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+function isUuid(value: string): boolean {
+  return UUID.test(value);
+}

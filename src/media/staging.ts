@@ -1,0 +1,223 @@
+import { createHash, randomUUID } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { fileTypeFromBuffer } from "file-type";
+import type { MediaKind } from "../db/generated/enums.js";
+import type { Storage } from "../storage/contract.js";
+import { getValidName } from "../storage/naming.js";
+import { AnalysisError, analyzeAudioVideo, analyzeImage, type MediaInfo } from "../transcode/analyze.js";
+import { MediaError } from "./errors.js";
+import type { KindRegistry, KindSpec, MediaFormat } from "./kinds.js";
+
+/** Enough of the head of a file for every format the kinds accept to be recognised. */
+const SNIFF_BYTES = 64 * 1024;
+const MAX_TITLE_LENGTH = 200;
+
+/** A client's file, as the multipart request delivers it. */
+export interface IncomingFile {
+  filename: string;
+  createReadStream(): Readable;
+}
+
+export interface StagingOptions {
+  kinds: KindRegistry;
+  storage: Storage;
+  image: { maxPixels: number };
+  ffprobe: { ffprobePath: string; timeoutMs: number };
+}
+
+/** A file whose bytes are stored under a temporary name, checked and analysed, not yet recorded. */
+export interface StagedFile {
+  shelfId: string;
+  fileId: string;
+  kind: MediaKind;
+  title: string;
+  format: MediaFormat;
+  stagedName: string;
+  finalName: string;
+  size: number;
+  checksum: string;
+  info: MediaInfo;
+}
+
+/**
+ * Streams one upload into storage under a temporary name: the type is sniffed from the first
+ * bytes before anything is written, the kind's size limit is enforced while streaming, and the
+ * bytes are hashed on the way. Any failure removes what was written.
+ */
+export async function stageUpload(
+  file: IncomingFile,
+  request: { kind?: MediaKind; title?: string | null },
+  options: StagingOptions,
+): Promise<StagedFile> {
+  const source = file.createReadStream();
+  const chunks = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let stagedName: string | undefined;
+  try {
+    const { head, ended } = await readHead(chunks, SNIFF_BYTES);
+    if (head.length === 0) throw new MediaError("BAD_USER_INPUT", "The file is empty");
+    const { spec, format } = await detectKind(head, request.kind, options.kinds);
+
+    const shelfId = randomUUID();
+    const fileId = randomUUID();
+    const hash = createHash("sha256");
+    let size = 0;
+    const limit = spec.maxFileSize;
+    async function* metered(): AsyncGenerator<Buffer> {
+      for (let chunk: Buffer | undefined = head; chunk; ) {
+        size += chunk.length;
+        if (size > limit) {
+          throw new MediaError("PAYLOAD_TOO_LARGE", `The file is larger than the ${limit} bytes allowed for ${spec.kind}`);
+        }
+        hash.update(chunk);
+        yield chunk;
+        if (ended) break;
+        const next = await chunks.next();
+        chunk = next.done ? undefined : next.value;
+      }
+      if ((source as Readable & { truncated?: boolean }).truncated) {
+        throw new MediaError("PAYLOAD_TOO_LARGE", `The file is larger than the ${limit} bytes allowed for ${spec.kind}`);
+      }
+    }
+    const tempName = `.incoming/${fileId}.${format.extension}`;
+    stagedName = await options.storage.save(tempName, Readable.from(metered()), { contentType: format.mimeType });
+
+    const info = await analyze(options.storage, stagedName, spec, format, options);
+    return {
+      shelfId,
+      fileId,
+      kind: spec.kind,
+      title: titleFrom(request.title, file.filename),
+      format,
+      stagedName,
+      finalName: finalNameFor(spec.kind, shelfId, file.filename, format.extension),
+      size,
+      checksum: hash.digest("hex"),
+      info,
+    };
+  } catch (err) {
+    // Discard the rest of this file so the request can go on to its end.
+    source.on("error", () => {});
+    source.resume();
+    if (stagedName) await options.storage.delete(stagedName).catch(() => {});
+    throw err;
+  }
+}
+
+async function readHead(chunks: AsyncIterator<Buffer>, bytes: number): Promise<{ head: Buffer; ended: boolean }> {
+  const parts: Buffer[] = [];
+  let length = 0;
+  while (length < bytes) {
+    const next = await chunks.next();
+    if (next.done) return { head: Buffer.concat(parts), ended: true };
+    parts.push(next.value);
+    length += next.value.length;
+  }
+  return { head: Buffer.concat(parts), ended: false };
+}
+
+async function detectKind(
+  head: Buffer,
+  requested: MediaKind | undefined,
+  kinds: KindRegistry,
+): Promise<{ spec: KindSpec; format: MediaFormat }> {
+  const detected = await fileTypeFromBuffer(head);
+  if (requested) {
+    const spec = kinds.get(requested);
+    const format = detected && spec.formats.find((fmt) => fmt.mimeType === detected.mime);
+    if (!format) {
+      const accepted = spec.formats.map((fmt) => fmt.extension).join(", ");
+      throw new MediaError(
+        "UNSUPPORTED_MEDIA_TYPE",
+        `${describe(detected?.mime)} is not accepted for ${requested}; accepted formats: ${accepted}`,
+      );
+    }
+    return { spec, format };
+  }
+  const match = detected && kinds.forMimeType(detected.mime);
+  if (!match) {
+    throw new MediaError("UNSUPPORTED_MEDIA_TYPE", `${describe(detected?.mime)} is not accepted by any media kind`);
+  }
+  return match;
+}
+
+function describe(mime: string | undefined): string {
+  return mime ? `The file's content (${mime})` : "The file's content is of no recognised media format; it";
+}
+
+async function analyze(
+  storage: Storage,
+  name: string,
+  spec: KindSpec,
+  format: MediaFormat,
+  options: StagingOptions,
+): Promise<MediaInfo> {
+  if (spec.analyzer === "none") return {};
+  try {
+    return await withLocalFile(storage, name, (file) =>
+      spec.analyzer === "image"
+        ? analyzeImage(file, options.image)
+        : analyzeAudioVideo(file, format.demuxer ?? "", options.ffprobe),
+    );
+  } catch (err) {
+    if (err instanceof AnalysisError && err.badInput) throw new MediaError("BAD_USER_INPUT", err.message);
+    throw err;
+  }
+}
+
+/** Runs `fn` on a local path of `name`: the backend's own when it has one, else a temporary copy. */
+export async function withLocalFile<T>(storage: Storage, name: string, fn: (file: string) => Promise<T>): Promise<T> {
+  const local = storage.path(name);
+  if (local) return fn(local);
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "media-"));
+  try {
+    const copy = path.join(dir, path.posix.basename(name));
+    await pipeline(await storage.open(name), createWriteStream(copy));
+    return await fn(copy);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The client's file name is display data only: it becomes a title, never a path. */
+function titleFrom(title: string | null | undefined, filename: string): string {
+  if (title != null) return cleanTitle(title);
+  const stem = path.posix.basename(filename.replace(/\\/g, "/")).replace(/\.[^.]*$/, "");
+  try {
+    return cleanTitle(stem.slice(0, MAX_TITLE_LENGTH));
+  } catch {
+    return "Untitled";
+  }
+}
+
+/** A title without control or format characters, trimmed; an empty one is refused. */
+export function cleanTitle(raw: string): string {
+  const clean = raw
+    .normalize("NFC")
+    .replace(/[\p{Cc}\p{Cf}]/gu, "")
+    .trim();
+  if (clean === "") throw new MediaError("BAD_USER_INPUT", "The title must not be empty");
+  if (clean.length > MAX_TITLE_LENGTH) {
+    throw new MediaError("BAD_USER_INPUT", `The title is longer than ${MAX_TITLE_LENGTH} characters`);
+  }
+  return clean;
+}
+
+/** `<kind>/<yyyy>/<mm>/<shelf id>/<valid name>.<detected extension>`: unique, and never from the client's path. */
+function finalNameFor(kind: MediaKind, shelfId: string, filename: string, extension: string): string {
+  const now = new Date();
+  const stem = filename.replace(/\\/g, "/").split("/").pop()!.replace(/\.[^.]*$/, "");
+  let base: string;
+  try {
+    base = getValidName(stem, 80);
+  } catch {
+    base = "file";
+  }
+  const month = String(now.getUTCMonth() + 1).padStart(2, "0");
+  return `${kind.toLowerCase()}/${now.getUTCFullYear()}/${month}/${shelfId}/${base}.${extension}`;
+}
+

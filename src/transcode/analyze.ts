@@ -1,0 +1,112 @@
+import sharp, { type Metadata } from "sharp";
+import { runProcess } from "./process.js";
+
+/** Technical metadata of a stored file. */
+export interface MediaInfo {
+  width?: number;
+  height?: number;
+  durationMs?: number;
+}
+
+export class AnalysisError extends Error {
+  constructor(
+    message: string,
+    /** True when the input itself is at fault (refuse it); false when the analyser could not run. */
+    readonly badInput: boolean,
+  ) {
+    super(message);
+    this.name = "AnalysisError";
+  }
+}
+
+/**
+ * Reads an image's header only (nothing is decoded), so a small file that declares an enormous
+ * canvas is refused before any pixel is allocated. Dimensions are as displayed, after EXIF orientation.
+ */
+export async function analyzeImage(file: string, options: { maxPixels: number }): Promise<MediaInfo> {
+  let meta: Metadata;
+  try {
+    meta = await sharp(file, { failOn: "error", limitInputPixels: options.maxPixels }).metadata();
+  } catch (err) {
+    throw new AnalysisError(`The image could not be read: ${(err as Error).message}`, true);
+  }
+  const width = meta.autoOrient?.width ?? meta.width;
+  const height = meta.autoOrient?.height ?? meta.height;
+  if (!width || !height) throw new AnalysisError("The image has no dimensions", true);
+  if (width * height > options.maxPixels) {
+    const mp = (n: number) => Math.round(n / 1e6);
+    throw new AnalysisError(
+      `The image is ${width}x${height} (${mp(width * height)} megapixels); at most ${mp(options.maxPixels)} megapixels are allowed`,
+      true,
+    );
+  }
+  return { width, height };
+}
+
+interface ProbeOutput {
+  format?: { duration?: string };
+  streams?: Array<{
+    codec_type?: string;
+    width?: number;
+    height?: number;
+    duration?: string;
+    tags?: { rotate?: string };
+    side_data_list?: Array<{ rotation?: number }>;
+  }>;
+}
+
+export interface ProbeOptions {
+  ffprobePath: string;
+  timeoutMs: number;
+}
+
+/**
+ * Probes audio or video with the demuxer forced from the sniffed type and only local file access,
+ * so a playlist or concat script disguised as media cannot make the prober open other files or
+ * the network.
+ */
+export async function analyzeAudioVideo(file: string, demuxer: string, options: ProbeOptions): Promise<MediaInfo> {
+  const args = [
+    "-hide_banner",
+    "-v", "error",
+    "-protocol_whitelist", "file",
+    "-f", demuxer,
+    "-print_format", "json",
+    "-show_format",
+    "-show_streams",
+    `file:${file}`,
+  ];
+  let result;
+  try {
+    result = await runProcess(options.ffprobePath, args, { timeoutMs: options.timeoutMs });
+  } catch (err) {
+    throw new AnalysisError(`ffprobe could not be started: ${(err as Error).message}`, false);
+  }
+  if (result.timedOut) throw new AnalysisError(`Probing the file took longer than ${options.timeoutMs} ms`, true);
+  if (result.code !== 0) {
+    const reason = result.stderr.trim().split("\n").pop() || `exit code ${result.code}`;
+    throw new AnalysisError(`The media could not be read: ${reason}`, true);
+  }
+  let probe: ProbeOutput;
+  try {
+    probe = JSON.parse(result.stdout) as ProbeOutput;
+  } catch {
+    throw new AnalysisError("The media could not be read: unreadable probe output", true);
+  }
+  const streams = probe.streams ?? [];
+  const av = streams.filter((s) => s.codec_type === "audio" || s.codec_type === "video");
+  if (av.length === 0) throw new AnalysisError("The file holds no audio or video stream", true);
+
+  const info: MediaInfo = {};
+  const seconds = Number(probe.format?.duration ?? av.find((s) => s.duration)?.duration);
+  if (Number.isFinite(seconds) && seconds >= 0) info.durationMs = Math.round(seconds * 1000);
+
+  const video = streams.find((s) => s.codec_type === "video" && s.width && s.height);
+  if (video?.width && video.height) {
+    const rotation = Number(video.side_data_list?.find((d) => d.rotation !== undefined)?.rotation ?? video.tags?.rotate ?? 0);
+    const quarterTurn = Math.abs(rotation) % 180 === 90;
+    info.width = quarterTurn ? video.height : video.width;
+    info.height = quarterTurn ? video.width : video.height;
+  }
+  return info;
+}

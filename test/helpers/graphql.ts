@@ -1,0 +1,76 @@
+import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
+import { print } from "graphql";
+
+export interface GraphQLResponse<T> {
+  status: number;
+  data?: T | null;
+  errors?: Array<{ message: string; extensions?: { code?: string; stacktrace?: unknown } }>;
+}
+
+export interface RequestOptions {
+  token?: string;
+  headers?: Record<string, string>;
+}
+
+/** Sends a typed GraphQL document as JSON. */
+export async function gql<T, V>(
+  url: string,
+  document: TypedDocumentNode<T, V>,
+  variables: V,
+  options: RequestOptions = {},
+): Promise<GraphQLResponse<T>> {
+  const res = await fetch(`${url}/graphql`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+      ...options.headers,
+    },
+    body: JSON.stringify({ query: print(document), variables }),
+  });
+  return { status: res.status, ...((await res.json()) as object) };
+}
+
+export interface UploadFile {
+  /** Path of the variable the file fills, e.g. "input.file" or "input.files.0". */
+  variable: string;
+  bytes: Uint8Array;
+  filename: string;
+  /** What the client claims; the service must not believe it. */
+  contentType?: string;
+}
+
+/** Builds a GraphQL multipart request (operations, map, then the files, in that order). */
+export function multipartBody<V>(document: TypedDocumentNode<unknown, V>, variables: V, files: UploadFile[]): FormData {
+  const form = new FormData();
+  form.append("operations", JSON.stringify({ query: print(document), variables }));
+  form.append("map", JSON.stringify(Object.fromEntries(files.map((f, i) => [String(i), [`variables.${f.variable}`]]))));
+  files.forEach((f, i) => {
+    form.append(String(i), new Blob([f.bytes], { type: f.contentType ?? "application/octet-stream" }), f.filename);
+  });
+  return form;
+}
+
+/** Sends a typed GraphQL document with files, as a browser client following the multipart spec does. */
+export async function upload<T, V>(
+  url: string,
+  document: TypedDocumentNode<T, V>,
+  variables: V,
+  files: UploadFile[],
+  options: RequestOptions & { preflight?: boolean } = {},
+): Promise<GraphQLResponse<T>> {
+  const res = await fetch(`${url}/graphql`, {
+    method: "POST",
+    headers: {
+      ...(options.preflight === false ? {} : { "apollo-require-preflight": "true" }),
+      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+      ...options.headers,
+    },
+    body: multipartBody(document, variables, files),
+  });
+  return { status: res.status, ...((await res.json()) as object) };
+}
+
+export function errorCode(response: GraphQLResponse<unknown>): string | undefined {
+  return response.errors?.[0]?.extensions?.code;
+}

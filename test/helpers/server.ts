@@ -1,0 +1,97 @@
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { startApp, type RunningApp } from "../../src/app.js";
+import { loadConfig } from "../../src/config.js";
+
+export const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+
+export type DatabaseFlavour = "pglite" | "postgresql";
+
+let postgresReachable: Promise<boolean> | undefined;
+
+/** PGlite always; PostgreSQL too whenever a server answers (CI has one). */
+export async function databaseFlavours(): Promise<DatabaseFlavour[]> {
+  postgresReachable ??= (async () => {
+    const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 2000 });
+    try {
+      await client.connect();
+      await client.end();
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  return (await postgresReachable) ? ["pglite", "postgresql"] : ["pglite"];
+}
+
+export interface TestServer {
+  url: string;
+  app: RunningApp;
+  dataDir: string;
+  mediaRoot: string;
+  /** SQL statements sent since the last reset. */
+  queries: string[];
+  logs: string[];
+  databaseUrl?: string;
+  close(): Promise<void>;
+}
+
+/** Starts the real service on a free port with its own data directory and database. */
+export async function startTestServer(flavour: DatabaseFlavour, env: Record<string, string> = {}): Promise<TestServer> {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "media-test-"));
+  let databaseUrl: string | undefined;
+  let dropDatabase = async () => {};
+  if (flavour === "postgresql") {
+    const dbName = `media_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+    await adminQuery(`CREATE DATABASE ${dbName}`);
+    const url = new URL(POSTGRES_ADMIN_URL);
+    url.pathname = `/${dbName}`;
+    databaseUrl = url.toString();
+    dropDatabase = () => adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  }
+  const config = loadConfig({
+    NODE_ENV: "test",
+    PORT: "0",
+    DATA_DIR: dataDir,
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    ...env,
+  });
+  const queries: string[] = [];
+  const logs: string[] = [];
+  const app = await startApp(config, { log: (m) => logs.push(m), onQuery: (sql) => queries.push(sql) });
+  return {
+    url: app.url,
+    app,
+    dataDir,
+    mediaRoot: config.mediaRoot,
+    queries,
+    logs,
+    databaseUrl,
+    async close() {
+      await app.close();
+      await dropDatabase();
+      await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function adminQuery(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Every regular file under `dir`, as paths relative to it. */
+export async function listFiles(dir: string): Promise<string[]> {
+  const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)))
+    .sort();
+}
