@@ -36,7 +36,16 @@ function loadEngine(): Promise<void> {
   loaded ??= (async () => {
     const js = createRequire(import.meta.url).resolve("@prisma/schema-engine-wasm/schema_engine_bg");
     const module = await WebAssembly.compile(await readFile(js.replace(/\.js$/, ".wasm")));
-    const instance = await WebAssembly.instantiate(module, { "./schema_engine_bg.js": bindings });
+    // Each migration run arms a 10 s timer (the advisory-lock timeout) that is never cleared, so an
+    // unref'd one keeps a finished CLI run from hanging on for 10 s.
+    const imports = Object.fromEntries(
+      Object.entries(bindings).map(([name, value]) =>
+        name.startsWith("__wbg_setTimeout_")
+          ? [name, (callback: () => void, ms: number) => setTimeout(callback, ms >>> 0).unref()]
+          : [name, value],
+      ),
+    );
+    const instance = await WebAssembly.instantiate(module, { "./schema_engine_bg.js": imports });
     // Without a registry an engine panic surfaces as "cannot read properties of undefined".
     // Prisma Client installs its own when it loads; either one keeps the panic message.
     const g = globalThis as { PRISMA_WASM_PANIC_REGISTRY?: { set_message(message: string): void } };
@@ -68,12 +77,12 @@ export async function startSchemaEngine(
     provider: factory.provider,
     adapterName: factory.adapterName,
     connect: async () => {
-      const adapter = await factory.connect();
+      const adapter = sendScriptsWhole(await factory.connect());
       opened.push(adapter);
       return adapter;
     },
     // The engine disposes shadow databases itself (for PrismaPg that drops the database).
-    connectToShadowDb: () => factory.connectToShadowDb(),
+    connectToShadowDb: async () => sendScriptsWhole(await factory.connectToShadowDb()),
   };
   const disposeOpened = () => Promise.allSettled(opened.splice(0).map((adapter) => adapter.dispose()));
   let engine: SchemaEngine;
@@ -94,6 +103,36 @@ export async function startSchemaEngine(
       await disposeOpened();
     },
   };
+}
+
+/**
+ * The native engine sends a migration as one simple-protocol query: atomic unless the script
+ * manages its own transactions. The adapters do not. pglite-prisma-adapter 0.7.2 starts `exec`
+ * without awaiting it, so a failing migration is recorded as applied and its error escapes as an
+ * unhandled rejection. @prisma/adapter-pg 7.10 splits the script at every ";" (breaking quoted and
+ * dollar-quoted semicolons) and runs the pieces on whichever pooled connection is free, so a
+ * failure leaves a half-applied migration. Both drivers run a parameterless script whole.
+ */
+const runWhole: Record<string, (client: never, script: string) => Promise<unknown>> = {
+  "pglite-prisma-adapter": (client: { exec(sql: string): Promise<unknown> }, script) => client.exec(script),
+  "@prisma/adapter-pg": (client: { query(sql: string): Promise<unknown> }, script) => client.query(script),
+};
+
+function sendScriptsWhole(adapter: SqlDriverAdapter): SqlDriverAdapter {
+  const run = runWhole[adapter.adapterName];
+  const internals = adapter as unknown as { client?: never; onError?: (error: unknown) => never };
+  const client = internals.client;
+  if (!run || !client) return adapter;
+  adapter.executeScript = async (script) => {
+    try {
+      await run(client, script);
+    } catch (error) {
+      // onError wraps database errors in the DriverAdapterError the engine reports from.
+      internals.onError?.(error);
+      throw error;
+    }
+  };
+  return adapter;
 }
 
 function decodeLogLine(line: string): EngineLogLine {

@@ -3,7 +3,6 @@ import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/dis
 import { expressMiddleware } from "@as-integrations/express5";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { GraphQLError } from "graphql";
-import { graphqlUploadExpress } from "graphql-upload-minimal";
 import type { Viewer } from "../auth/viewer.js";
 import type { Context } from "../graphql/context.js";
 import { createErrorFormatter } from "../graphql/errors.js";
@@ -11,6 +10,7 @@ import { createLoaders } from "../graphql/loaders.js";
 import { MediaError } from "../media/errors.js";
 import type { Services } from "../media/services.js";
 import { mediaRouter } from "./media.js";
+import { multipartGuard, multipartUploads } from "./multipart.js";
 
 export interface HttpOptions {
   typeDefs: string;
@@ -61,7 +61,7 @@ export async function createHttpApp(options: HttpOptions): Promise<{ app: expres
     "/graphql",
     multipartGuard,
     express.json({ limit: "1mb" }),
-    graphqlUploadExpress({
+    multipartUploads({
       // One byte over the largest kind's limit, so the per-kind check always sees the excess.
       maxFileSize: Math.max(...options.services.kinds.all().map((k) => k.maxFileSize)) + 1,
       maxFiles: options.maxFiles,
@@ -87,34 +87,6 @@ export async function createHttpApp(options: HttpOptions): Promise<{ app: expres
 
   app.use(graphqlHttpErrors(options.log));
   return { app, apollo };
-}
-
-/**
- * Multipart requests must show they are not a simple cross-site form post before any part is
- * read (the server checks it again). Once the answer is sent, the rest of an unread body is
- * discarded so the connection is not left waiting on files nobody will read.
- */
-function multipartGuard(req: Request, res: Response, next: NextFunction): void {
-  if (!req.is("multipart/form-data")) return next();
-  if (!req.headers["apollo-require-preflight"] && !req.headers["x-apollo-operation-name"]) {
-    res.status(400).json({
-      errors: [
-        {
-          message: "Multipart requests need an Apollo-Require-Preflight or X-Apollo-Operation-Name header",
-          extensions: { code: "BAD_REQUEST" },
-        },
-      ],
-    });
-    req.resume();
-    return;
-  }
-  res.once("finish", () => {
-    if (!req.complete) {
-      req.unpipe();
-      req.resume();
-    }
-  });
-  next();
 }
 
 /** Errors raised before GraphQL runs (multipart parsing, body size) answered in GraphQL's shape. */

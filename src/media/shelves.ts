@@ -4,7 +4,7 @@ import type { PrismaClient } from "../db/client.js";
 import type { StorageRegistry } from "../storage/registry.js";
 import type { DeletionQueue } from "./deletions.js";
 import { MediaError } from "./errors.js";
-import { cleanTitle, stageUpload, type IncomingFile, type StagedFile, type StagingOptions } from "./staging.js";
+import { cleanTitle, stageUpload, uploadReadError, type IncomingFile, type StagedFile, type StagingOptions } from "./staging.js";
 import type { KindRegistry } from "./kinds.js";
 
 export type { MediaFile, Shelf };
@@ -49,7 +49,7 @@ export class ShelfService {
     const staged: StagedFile[] = [];
     try {
       for (const request of requests) {
-        const file = await request.file;
+        const file = await Promise.resolve(request.file).catch((err: unknown) => Promise.reject(uploadReadError(err)));
         staged.push(
           await stageUpload(file, { kind: request.kind ?? undefined, title: request.title }, {
             ...this.deps.staging,

@@ -54,8 +54,14 @@ export async function stageUpload(
   request: { kind?: MediaKind; title?: string | null },
   options: StagingOptions,
 ): Promise<StagedFile> {
-  const source = file.createReadStream();
-  const chunks = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let source: Readable;
+  try {
+    source = file.createReadStream();
+  } catch (err) {
+    throw uploadReadError(err);
+  }
+  const iterator = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const chunks = { next: () => iterator.next().catch((err: unknown) => Promise.reject(uploadReadError(err))) };
   let stagedName: string | undefined;
   try {
     const { head, ended } = await readHead(chunks, SNIFF_BYTES);
@@ -108,7 +114,19 @@ export async function stageUpload(
   }
 }
 
-async function readHead(chunks: AsyncIterator<Buffer>, bytes: number): Promise<{ head: Buffer; ended: boolean }> {
+/**
+ * Errors of the multipart body itself (malformed parts, a client that went away, the parser's
+ * own size limit) are the client's, not the service's.
+ */
+export function uploadReadError(err: unknown): unknown {
+  if (err instanceof MediaError) return err;
+  const status = (err as { status?: number }).status;
+  const message = (err as Error)?.message ?? String(err);
+  if (status === 413) return new MediaError("PAYLOAD_TOO_LARGE", message);
+  return new MediaError("BAD_USER_INPUT", `The upload could not be read: ${message}`);
+}
+
+async function readHead(chunks: Pick<AsyncIterator<Buffer>, "next">, bytes: number): Promise<{ head: Buffer; ended: boolean }> {
   const parts: Buffer[] = [];
   let length = 0;
   while (length < bytes) {

@@ -28,7 +28,11 @@ export async function analyzeImage(file: string, options: { maxPixels: number })
   try {
     meta = await sharp(file, { failOn: "error", limitInputPixels: options.maxPixels }).metadata();
   } catch (err) {
-    throw new AnalysisError(`The image could not be read: ${(err as Error).message}`, true);
+    const message = (err as Error).message;
+    if (/pixel limit/i.test(message)) {
+      throw new AnalysisError(`The image has more than the ${Math.round(options.maxPixels / 1e6)} megapixels allowed`, true);
+    }
+    throw new AnalysisError(`The image could not be read: ${message}`, true);
   }
   const width = meta.autoOrient?.width ?? meta.width;
   const height = meta.autoOrient?.height ?? meta.height;

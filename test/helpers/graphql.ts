@@ -46,7 +46,7 @@ export function multipartBody<V>(document: TypedDocumentNode<unknown, V>, variab
   form.append("operations", JSON.stringify({ query: print(document), variables }));
   form.append("map", JSON.stringify(Object.fromEntries(files.map((f, i) => [String(i), [`variables.${f.variable}`]]))));
   files.forEach((f, i) => {
-    form.append(String(i), new Blob([f.bytes], { type: f.contentType ?? "application/octet-stream" }), f.filename);
+    form.append(String(i), new Blob([f.bytes as Uint8Array<ArrayBuffer>], { type: f.contentType ?? "application/octet-stream" }), f.filename);
   });
   return form;
 }
