@@ -38,7 +38,7 @@ export async function readMigrations(dir = "prisma/migrations"): Promise<Migrati
   const migrationDirectories: MigrationDirectory[] = [];
   for (const entry of entries.filter((e) => e.isDirectory())) {
     const file = path.join(baseDir, entry.name, "migration.sql");
-    // A missing script is reported by the engine, naming the migration, rather than thrown here.
+    // A missing script is left for the engine to reject (P3015), as the Prisma CLI does.
     const content = await readFile(file, "utf8").then(
       (value) => ({ tag: "ok" as const, value }),
       (error: Error) => ({ tag: "error" as const, value: error.message }),

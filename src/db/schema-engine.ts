@@ -63,8 +63,7 @@ function loadEngine(): Promise<void> {
 
 /**
  * Starts an engine on `factory`'s database. `schema` is the Prisma schema the engine parses for
- * its datasource; `log` receives the engine's tracing output (INFO and up), which is otherwise
- * dropped.
+ * its datasource; `log` receives the engine's tracing lines, which are otherwise dropped.
  */
 export async function startSchemaEngine(
   factory: SqlMigrationAwareDriverAdapterFactory,
@@ -99,7 +98,11 @@ export async function startSchemaEngine(
   return {
     engine,
     async close() {
-      engine.free();
+      try {
+        engine.free();
+      } catch {
+        // After a panic the engine stays borrowed and cannot be freed; the connections still must be.
+      }
       await disposeOpened();
     },
   };

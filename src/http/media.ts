@@ -1,9 +1,9 @@
 import { pipeline } from "node:stream/promises";
 import { Router, type Request, type Response } from "express";
-import fresh from "fresh";
 import rangeParser from "range-parser";
 import type { ShelfService } from "../media/shelves.js";
 import { StorageError } from "../storage/contract.js";
+import { assertSafeName } from "../storage/naming.js";
 import type { StorageRegistry } from "../storage/registry.js";
 
 /** Types a browser may render from our origin; everything else downloads (no HTML, SVG or XML inline). */
@@ -25,6 +25,25 @@ export function mediaRouter(deps: { shelves: ShelfService; storages: StorageRegi
   return router;
 }
 
+function isSafeName(name: string): boolean {
+  try {
+    assertSafeName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** RFC 9110 conditional GET: If-None-Match (weak comparison) wins over If-Modified-Since. */
+function notModified(req: Request, etag: string, modified: Date): boolean {
+  const ifNoneMatch = req.headers["if-none-match"];
+  if (ifNoneMatch) {
+    return ifNoneMatch.trim() === "*" || ifNoneMatch.split(",").some((tag) => tag.trim().replace(/^W\//, "") === etag);
+  }
+  const since = Date.parse(req.headers["if-modified-since"] ?? "");
+  return !Number.isNaN(since) && Math.floor(modified.getTime() / 1000) <= Math.floor(since / 1000);
+}
+
 async function serve(
   req: Request,
   res: Response,
@@ -32,8 +51,8 @@ async function serve(
 ): Promise<void> {
   const segments = (req.params as { name?: string[] }).name ?? [];
   const name = segments.join("/");
-  const file = await deps.shelves.fileByName(deps.storageAlias, name);
   res.setHeader("X-Content-Type-Options", "nosniff");
+  const file = isSafeName(name) ? await deps.shelves.fileByName(deps.storageAlias, name) : null;
   if (!file || file.status !== "READY") {
     res.status(404).type("text/plain").send("Not found");
     return;
@@ -53,7 +72,7 @@ async function serve(
     res.setHeader("Content-Disposition", String(res.getHeader("Content-Disposition")).replace(/^attachment/, "inline"));
   }
 
-  if (fresh(req.headers, { etag, "last-modified": lastModified })) {
+  if (notModified(req, etag, file.createdAt)) {
     res.status(304).end();
     return;
   }

@@ -1,0 +1,637 @@
+/**
+ * Upload benchmark: throughput and memory of a large streaming upload through /graphql.
+ *
+ * In one run it
+ *  - generates a 1 GiB and a 100 MiB file (PDF header + pseudo-random filler) in a temp dir;
+ *  - starts a minimal Node HTTP server in a child process that only streams the request body to a
+ *    file and fsyncs it (the baseline), and the real service (`node --import tsx src/main.ts`) in
+ *    another child process, each with its own temp data dir;
+ *  - uploads the same streaming multipart body (GraphQL multipart request spec) to both, several
+ *    times, and keeps the best wall time of each (MiB/s of file bytes);
+ *  - measures the service's peak RSS during each upload: VmHWM of the child, reset just before the
+ *    upload with `echo 5 > /proc/<pid>/clear_refs` (checked to work; else the max of VmRSS polled
+ *    every 50 ms is used). The 100 MiB uploads go to a fresh service process.
+ *
+ * Prints a table and exits 0 whether or not the targets are met; exits 1 when something fails
+ * (service did not start, an upload was refused, size or checksum wrong).
+ *
+ * Run: npm run bench:upload   (optional env: BENCH_RUNS=2, BENCH_LARGE_MIB=1024, BENCH_SMALL_MIB=100)
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import fs from "node:fs";
+import fsp from "node:fs/promises";
+import http from "node:http";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import { fileURLToPath } from "node:url";
+
+const MiB = 1024 * 1024;
+const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+const SELF = fileURLToPath(import.meta.url);
+
+const RUNS = positiveInt(process.env.BENCH_RUNS, 2);
+const LARGE_BYTES = positiveInt(process.env.BENCH_LARGE_MIB, 1024) * MiB;
+const SMALL_BYTES = positiveInt(process.env.BENCH_SMALL_MIB, 100) * MiB;
+
+const THROUGHPUT_TARGET = 0.7; // service / baseline, at least
+const RSS_RATIO_TARGET = 1.1; // peak RSS 1 GiB / peak RSS 100 MiB, at most
+
+const READY_TIMEOUT_MS = 90_000;
+const UPLOAD_TIMEOUT_MS = 120_000;
+const OVERALL_TIMEOUT_MS = 8 * 60_000;
+const POLL_MS = 50;
+
+const PDF_HEADER = Buffer.from("%PDF-1.4\n", "latin1");
+const UPLOAD_MUTATION =
+  "mutation BenchUpload($input: UploadShelfInput!) { uploadShelf(input: $input) { id kind original { size checksum mimeType } } }";
+
+function positiveInt(raw: string | undefined, fallback: number): number {
+  const n = raw === undefined || raw === "" ? fallback : Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`Expected a positive integer, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Baseline server (this same file, run as a child with BENCH_ROLE=baseline-server)
+// ---------------------------------------------------------------------------------------------
+
+function runBaselineServer(): void {
+  const dir = process.env.BENCH_DIR;
+  if (!dir) throw new Error("BENCH_DIR is not set");
+  let count = 0;
+  const server = http.createServer((req, res) => {
+    const file = path.join(dir, `upload-${count++}.bin`);
+    const sink = fs.createWriteStream(file, { flags: "wx" });
+    pipeline(req, sink)
+      .then(async () => {
+        // The service fsyncs what it stores; so does the baseline.
+        const handle = await fsp.open(file, "r+");
+        try {
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        const body = JSON.stringify({ bytes: sink.bytesWritten });
+        res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) }).end(body);
+      })
+      .catch((err: Error) => {
+        if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+        res.end(err.message);
+      });
+  });
+  server.listen(0, "127.0.0.1", () => {
+    const { port } = server.address() as net.AddressInfo;
+    process.stdout.write(`BASELINE_PORT=${port}\n`);
+  });
+  process.on("SIGTERM", () => process.exit(0));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Children and cleanup
+// ---------------------------------------------------------------------------------------------
+
+interface Child {
+  name: string;
+  proc: ChildProcess;
+  pid: number;
+  /** Last lines of its stdout and stderr, for error reports. */
+  output: string[];
+  exited: Promise<number | null>;
+  hasExited(): boolean;
+}
+
+const liveChildren = new Set<ChildProcess>();
+const tempDirs: string[] = [];
+
+function startChild(name: string, args: string[], env: NodeJS.ProcessEnv): Child {
+  const proc = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  if (proc.pid === undefined) throw new Error(`Could not start ${name}`);
+  liveChildren.add(proc);
+  const output: string[] = [];
+  let done = false;
+  const keep = (chunk: Buffer) => {
+    for (const line of chunk.toString("utf8").split("\n")) {
+      if (line.trim() === "") continue;
+      output.push(line);
+      if (output.length > 40) output.shift();
+    }
+  };
+  proc.stdout?.on("data", keep);
+  proc.stderr?.on("data", keep);
+  const exited = new Promise<number | null>((resolve) => {
+    proc.once("exit", (code, signal) => {
+      done = true;
+      liveChildren.delete(proc);
+      resolve(code ?? (signal ? -1 : null));
+    });
+  });
+  return { name, proc, pid: proc.pid, output, exited, hasExited: () => done };
+}
+
+/** SIGTERM, then SIGKILL if it has not gone after `graceMs` (the data dir is thrown away anyway). */
+async function stopChild(child: Child, graceMs = 1000): Promise<void> {
+  if (child.hasExited()) return;
+  child.proc.kill("SIGTERM");
+  const timer = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), graceMs));
+  if ((await Promise.race([child.exited, timer])) === "timeout" && !child.hasExited()) {
+    child.proc.kill("SIGKILL");
+    await child.exited;
+  }
+}
+
+function cleanupSync(): void {
+  for (const proc of liveChildren) {
+    try {
+      proc.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  liveChildren.clear();
+  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+function failureReport(child: Child): string {
+  return `--- last output of ${child.name} (pid ${child.pid}) ---\n${child.output.join("\n") || "(none)"}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Networking helpers
+// ---------------------------------------------------------------------------------------------
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function httpGetStatus(port: number, urlPath: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: "127.0.0.1", port, path: urlPath, agent: false, timeout: 2000 }, (res) => {
+      res.resume();
+      res.once("end", () => resolve(res.statusCode ?? 0));
+    });
+    req.once("timeout", () => req.destroy());
+    req.once("error", () => resolve(0));
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Service {
+  child: Child;
+  port: number;
+  dataDir: string;
+  startupSeconds: number;
+}
+
+async function startService(label: string, root: string): Promise<Service> {
+  for (let attempt = 1; ; attempt++) {
+    const dataDir = path.join(root, `${label}-${attempt}`);
+    await fsp.mkdir(dataDir);
+    const port = await freePort();
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const key of ["DATABASE_URL", "AUTH_JWT_SECRET", "MEDIA_ROOT", "MEDIA_URL", "BENCH_ROLE", "BENCH_DIR"]) delete env[key];
+    Object.assign(env, {
+      NODE_ENV: "production",
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      MAX_SIZE_DOCUMENT: String(Math.max(LARGE_BYTES, SMALL_BYTES) * 4),
+    });
+    const started = performance.now();
+    const child = startChild(`service ${label}`, ["--import", "tsx", "src/main.ts"], env);
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    while (!child.hasExited() && Date.now() < deadline) {
+      if ((await httpGetStatus(port, "/healthz")) === 200) {
+        return { child, port, dataDir, startupSeconds: (performance.now() - started) / 1000 };
+      }
+      await sleep(100);
+    }
+    const lostPortRace = child.hasExited() && child.output.some((line) => line.includes("EADDRINUSE"));
+    await stopChild(child);
+    if (lostPortRace && attempt < 3) continue;
+    throw new Error(`The service did not become ready on port ${port}\n${failureReport(child)}`);
+  }
+}
+
+async function startBaseline(root: string): Promise<{ child: Child; port: number }> {
+  const dir = path.join(root, "baseline");
+  await fsp.mkdir(dir);
+  const env: NodeJS.ProcessEnv = { ...process.env, BENCH_ROLE: "baseline-server", BENCH_DIR: dir };
+  const child = startChild("baseline server", ["--import", "tsx", SELF], env);
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (!child.hasExited() && Date.now() < deadline) {
+    const line = child.output.find((l) => l.startsWith("BASELINE_PORT="));
+    if (line) return { child, port: Number(line.slice("BASELINE_PORT=".length)) };
+    await sleep(50);
+  }
+  throw new Error(`The baseline server did not start\n${failureReport(child)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Test files and the streaming multipart request
+// ---------------------------------------------------------------------------------------------
+
+interface TestFile {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+/** PDF header + one random 1 MiB block repeated, each copy stamped with its index; fsynced. */
+function generateFile(file: string, size: number): TestFile {
+  const block = randomBytes(MiB);
+  const first = Buffer.from(block);
+  PDF_HEADER.copy(first, 0);
+  const hash = createHash("sha256");
+  const fd = fs.openSync(file, "wx");
+  try {
+    for (let offset = 0, index = 0; offset < size; offset += MiB, index++) {
+      const whole = index === 0 ? first : block;
+      const chunk = size - offset >= MiB ? whole : whole.subarray(0, size - offset);
+      if (chunk.length >= 1024) chunk.writeUInt32LE(index, 1020);
+      hash.update(chunk);
+      for (let written = 0; written < chunk.length; ) written += fs.writeSync(fd, chunk, written);
+    }
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return { path: file, size, sha256: hash.digest("hex") };
+}
+
+interface MultipartBody {
+  contentType: string;
+  preamble: Buffer;
+  epilogue: Buffer;
+  file: TestFile;
+  length: number;
+}
+
+/** operations, map, then the file part, as the GraphQL multipart request spec orders them. */
+function multipartBody(file: TestFile, filename: string): MultipartBody {
+  const boundary = `----mediabench${randomBytes(12).toString("hex")}`;
+  const operations = JSON.stringify({ query: UPLOAD_MUTATION, variables: { input: { file: null } } });
+  const map = JSON.stringify({ "0": ["variables.input.file"] });
+  const preamble = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${operations}\r\n` +
+      `--${boundary}\r\nContent-Disposition: form-data; name="map"\r\n\r\n${map}\r\n` +
+      `--${boundary}\r\nContent-Disposition: form-data; name="0"; filename="${filename}"\r\n` +
+      `Content-Type: application/pdf\r\n\r\n`,
+    "utf8",
+  );
+  const epilogue = Buffer.from(`\r\n--${boundary}--\r\n`, "utf8");
+  return {
+    contentType: `multipart/form-data; boundary=${boundary}`,
+    preamble,
+    epilogue,
+    file,
+    length: preamble.length + file.size + epilogue.length,
+  };
+}
+
+interface PostResult {
+  status: number;
+  text: string;
+  seconds: number;
+}
+
+/** POSTs the body without holding the file in memory: preamble, the file streamed from disk, epilogue. */
+function postMultipart(port: number, urlPath: string, body: MultipartBody): Promise<PostResult> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const req = http.request({
+      host: "127.0.0.1",
+      port,
+      path: urlPath,
+      method: "POST",
+      agent: false,
+      headers: {
+        "content-type": body.contentType,
+        "content-length": String(body.length),
+        "apollo-require-preflight": "true",
+      },
+    });
+    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${UPLOAD_TIMEOUT_MS} ms`)), UPLOAD_TIMEOUT_MS);
+    req.once("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    req.once("response", (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.once("error", reject);
+      res.once("end", () => {
+        clearTimeout(timer);
+        resolve({
+          status: res.statusCode ?? 0,
+          text: Buffer.concat(chunks).toString("utf8"),
+          seconds: (performance.now() - started) / 1000,
+        });
+      });
+    });
+    req.write(body.preamble);
+    const source = fs.createReadStream(body.file.path, { highWaterMark: MiB });
+    source.once("error", (err) => req.destroy(err));
+    source.once("end", () => req.end(body.epilogue));
+    source.pipe(req, { end: false });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory of the service process
+// ---------------------------------------------------------------------------------------------
+
+interface Mem {
+  rssKiB: number;
+  hwmKiB: number;
+}
+
+function readMem(pid: number): Mem {
+  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+  const field = (name: string) => {
+    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status);
+    if (!m?.[1]) throw new Error(`/proc/${pid}/status has no ${name}`);
+    return Number(m[1]);
+  };
+  return { rssKiB: field("VmRSS"), hwmKiB: field("VmHWM") };
+}
+
+let clockTicks: number | undefined;
+
+/** User + system CPU seconds the process (all its threads) has used so far. */
+function cpuSeconds(pid: number): number {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the parenthesised command name start at field 3 (state); utime is 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+}
+
+interface MemWindow {
+  /** RSS just before the upload. */
+  idleKiB: number;
+  /** Peak RSS during the upload: VmHWM after a verified reset, else the polled maximum. */
+  peakKiB: number;
+  polledPeakKiB: number;
+  hwmReset: boolean;
+  resetNote: string;
+}
+
+/** Resets VmHWM (clear_refs 5), then samples VmRSS every POLL_MS until `finish()`. */
+function watchMemory(pid: number): { finish(): MemWindow } {
+  const before = readMem(pid);
+  let hwmReset = false;
+  let resetNote: string;
+  try {
+    fs.writeFileSync(`/proc/${pid}/clear_refs`, "5");
+    const after = readMem(pid);
+    // After a reset VmHWM equals the current RSS (give or take what the process allocated meanwhile).
+    hwmReset = after.hwmKiB - after.rssKiB <= 2048;
+    resetNote = `VmHWM ${mib(before.hwmKiB)} -> ${mib(after.hwmKiB)} (RSS ${mib(after.rssKiB)})`;
+  } catch (err) {
+    resetNote = `clear_refs failed: ${(err as Error).message}`;
+  }
+  const idleKiB = readMem(pid).rssKiB;
+  let polledPeakKiB = idleKiB;
+  const sample = () => {
+    try {
+      polledPeakKiB = Math.max(polledPeakKiB, readMem(pid).rssKiB);
+    } catch {
+      // the process is gone; the upload will fail and say so
+    }
+  };
+  const timer = setInterval(sample, POLL_MS);
+  return {
+    finish() {
+      clearInterval(timer);
+      sample();
+      const hwmKiB = readMem(pid).hwmKiB;
+      return {
+        idleKiB,
+        peakKiB: hwmReset ? Math.max(hwmKiB, polledPeakKiB) : polledPeakKiB,
+        polledPeakKiB,
+        hwmReset,
+        resetNote,
+      };
+    },
+  };
+}
+
+const mib = (kib: number) => `${(kib / 1024).toFixed(0)} MiB`;
+
+// ---------------------------------------------------------------------------------------------
+// Measurements
+// ---------------------------------------------------------------------------------------------
+
+interface RunResult {
+  seconds: number;
+  mibPerSecond: number;
+  /** CPU seconds the server process used for this upload. */
+  cpuSeconds: number;
+  mem?: MemWindow;
+}
+
+async function uploadToBaseline(baseline: { child: Child; port: number }, body: MultipartBody): Promise<RunResult> {
+  const cpuBefore = cpuSeconds(baseline.child.pid);
+  const res = await postMultipart(baseline.port, "/upload", body);
+  const cpu = cpuSeconds(baseline.child.pid) - cpuBefore;
+  if (res.status !== 200) throw new Error(`baseline answered ${res.status}: ${res.text.slice(0, 500)}`);
+  const stored = (JSON.parse(res.text) as { bytes?: number }).bytes;
+  if (stored !== body.length) throw new Error(`baseline stored ${stored} bytes, sent ${body.length}`);
+  return { seconds: res.seconds, mibPerSecond: body.file.size / MiB / res.seconds, cpuSeconds: cpu };
+}
+
+async function uploadToService(service: Service, body: MultipartBody): Promise<RunResult> {
+  const cpuBefore = cpuSeconds(service.child.pid);
+  const watch = watchMemory(service.child.pid);
+  let res: PostResult;
+  try {
+    res = await postMultipart(service.port, "/graphql", body);
+  } catch (err) {
+    watch.finish();
+    throw new Error(`upload to the service failed: ${(err as Error).message}\n${failureReport(service.child)}`);
+  }
+  const mem = watch.finish();
+  const cpu = cpuSeconds(service.child.pid) - cpuBefore;
+  let parsed: {
+    data?: { uploadShelf?: { kind?: string; original?: { size?: number; checksum?: string } } } | null;
+    errors?: unknown;
+  };
+  try {
+    parsed = JSON.parse(res.text) as typeof parsed;
+  } catch {
+    throw new Error(`the service answered ${res.status} with non-JSON: ${res.text.slice(0, 500)}`);
+  }
+  const original = parsed.data?.uploadShelf?.original;
+  if (res.status !== 200 || parsed.errors || !original) {
+    throw new Error(`the service refused the upload (HTTP ${res.status}): ${res.text.slice(0, 1000)}\n${failureReport(service.child)}`);
+  }
+  if (original.size !== body.file.size) {
+    throw new Error(`uploadShelf.original.size is ${original.size}, the file has ${body.file.size} bytes`);
+  }
+  if (original.checksum !== body.file.sha256) {
+    throw new Error(`uploadShelf.original.checksum is ${original.checksum}, the file's sha256 is ${body.file.sha256}`);
+  }
+  return { seconds: res.seconds, mibPerSecond: body.file.size / MiB / res.seconds, cpuSeconds: cpu, mem };
+}
+
+const best = (runs: RunResult[]) => runs.reduce((a, b) => (b.mibPerSecond > a.mibPerSecond ? b : a));
+const peakOf = (runs: RunResult[]) => Math.max(...runs.map((r) => r.mem?.peakKiB ?? 0));
+const deltaOf = (runs: RunResult[]) => Math.max(...runs.map((r) => (r.mem ? r.mem.peakKiB - r.mem.idleKiB : 0)));
+const sizeLabel = (bytes: number) => (bytes >= 1024 * MiB ? `${bytes / (1024 * MiB)} GiB` : `${bytes / MiB} MiB`);
+
+function logRun(what: string, run: RunResult): void {
+  const mem = run.mem
+    ? `  peak RSS ${mib(run.mem.peakKiB)} (idle ${mib(run.mem.idleKiB)}, +${mib(run.mem.peakKiB - run.mem.idleKiB)}; polled max ${mib(run.mem.polledPeakKiB)}; ${run.mem.hwmReset ? "VmHWM reset ok" : "VmHWM reset NOT verified, polled"})`
+    : "";
+  const cpu = `cpu ${run.cpuSeconds.toFixed(2).padStart(5)} s`;
+  console.log(`  ${what.padEnd(16)} ${run.seconds.toFixed(2).padStart(6)} s  ${run.mibPerSecond.toFixed(0).padStart(5)} MiB/s  ${cpu}${mem}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
+  const root = await fsp.mkdtemp(path.join(os.tmpdir(), "media-bench-"));
+  tempDirs.push(root);
+  console.log(`upload benchmark: ${sizeLabel(LARGE_BYTES)} and ${sizeLabel(SMALL_BYTES)}, ${RUNS} run(s) each, temp dir ${root}`);
+
+  const children: Child[] = [];
+  try {
+    // Start both servers first; generate the files while the service boots.
+    const baselinePromise = startBaseline(root);
+    const serviceLargePromise = startService("service-large", root);
+    baselinePromise.catch(() => {});
+    serviceLargePromise.catch(() => {});
+
+    const filesDir = path.join(root, "files");
+    await fsp.mkdir(filesDir);
+    let t = performance.now();
+    const large = generateFile(path.join(filesDir, "large.pdf"), LARGE_BYTES);
+    const small = generateFile(path.join(filesDir, "small.pdf"), SMALL_BYTES);
+    console.log(`generated test files in ${((performance.now() - t) / 1000).toFixed(1)} s (written and fsynced)`);
+
+    const baseline = await baselinePromise;
+    children.push(baseline.child);
+    const serviceLarge = await serviceLargePromise;
+    children.push(serviceLarge.child);
+    console.log(`service ready in ${serviceLarge.startupSeconds.toFixed(1)} s (pid ${serviceLarge.child.pid}); baseline pid ${baseline.child.pid}`);
+
+    const largeBody = multipartBody(large, "bench-large.pdf");
+    const smallBody = multipartBody(small, "bench-small.pdf");
+
+    // Interleaved so that a slow patch of the disk hits both sides alike.
+    console.log(`\n${sizeLabel(LARGE_BYTES)} uploads:`);
+    const baselineLarge: RunResult[] = [];
+    const servLarge: RunResult[] = [];
+    for (let i = 1; i <= RUNS; i++) {
+      baselineLarge.push(await uploadToBaseline(baseline, largeBody));
+      logRun(`baseline run ${i}`, baselineLarge.at(-1)!);
+      servLarge.push(await uploadToService(serviceLarge, largeBody));
+      logRun(`service run ${i}`, servLarge.at(-1)!);
+    }
+    const resetNoteLarge = servLarge[0]?.mem?.resetNote;
+    await stopChild(serviceLarge.child);
+
+    // A fresh service process for the small file, so nothing of the large uploads carries over.
+    t = performance.now();
+    const serviceSmall = await startService("service-small", root);
+    children.push(serviceSmall.child);
+    console.log(`\nfresh service ready in ${serviceSmall.startupSeconds.toFixed(1)} s (pid ${serviceSmall.child.pid})`);
+    console.log(`${sizeLabel(SMALL_BYTES)} uploads:`);
+    const baselineSmall: RunResult[] = [];
+    const servSmall: RunResult[] = [];
+    for (let i = 1; i <= RUNS; i++) {
+      baselineSmall.push(await uploadToBaseline(baseline, smallBody));
+      logRun(`baseline run ${i}`, baselineSmall.at(-1)!);
+      servSmall.push(await uploadToService(serviceSmall, smallBody));
+      logRun(`service run ${i}`, servSmall.at(-1)!);
+    }
+    const resetNoteSmall = servSmall[0]?.mem?.resetNote;
+    await stopChild(serviceSmall.child);
+    await stopChild(baseline.child);
+
+    // Summary.
+    const bLarge = best(baselineLarge).mibPerSecond;
+    const sLarge = best(servLarge).mibPerSecond;
+    const bSmall = best(baselineSmall).mibPerSecond;
+    const sSmall = best(servSmall).mibPerSecond;
+    const throughputRatio = sLarge / bLarge;
+    const peakLarge = peakOf(servLarge);
+    const peakSmall = peakOf(servSmall);
+    const rssRatio = peakLarge / peakSmall;
+    const verdict = (ok: boolean) => (ok ? "target met" : "target missed");
+    const allReset = [...servLarge, ...servSmall].every((r) => r.mem?.hwmReset);
+
+    console.log(`\nVmHWM reset check: ${allReset ? "ok for every upload" : "NOT verified for some uploads (polled VmRSS used there)"}`);
+    if (resetNoteLarge) console.log(`  first large upload: ${resetNoteLarge}`);
+    if (resetNoteSmall) console.log(`  first small upload: ${resetNoteSmall}`);
+
+    const rows: Array<[string, string, string, string]> = [
+      [`baseline throughput, ${sizeLabel(LARGE_BYTES)} (best of ${RUNS})`, `${bLarge.toFixed(0)} MiB/s`, "", ""],
+      [`service throughput, ${sizeLabel(LARGE_BYTES)} (best of ${RUNS})`, `${sLarge.toFixed(0)} MiB/s`, "", ""],
+      ["service / baseline", throughputRatio.toFixed(2), `>= ${THROUGHPUT_TARGET}`, verdict(throughputRatio >= THROUGHPUT_TARGET)],
+      [`baseline throughput, ${sizeLabel(SMALL_BYTES)} (info)`, `${bSmall.toFixed(0)} MiB/s`, "", ""],
+      [`service throughput, ${sizeLabel(SMALL_BYTES)} (info)`, `${sSmall.toFixed(0)} MiB/s`, "", ""],
+      [`service peak RSS, ${sizeLabel(LARGE_BYTES)} upload`, `${mib(peakLarge)} (+${mib(deltaOf(servLarge))})`, "", ""],
+      [`service peak RSS, ${sizeLabel(SMALL_BYTES)} upload`, `${mib(peakSmall)} (+${mib(deltaOf(servSmall))})`, "", ""],
+      [`peak RSS ${sizeLabel(LARGE_BYTES)} / ${sizeLabel(SMALL_BYTES)}`, rssRatio.toFixed(2), `<= ${RSS_RATIO_TARGET}`, verdict(rssRatio <= RSS_RATIO_TARGET)],
+    ];
+    const widths = [0, 1, 2, 3].map((c) => Math.max(...rows.map((r) => r[c]!.length), ["metric", "value", "target", "result"][c]!.length));
+    const line = (cells: string[]) => cells.map((cell, c) => cell.padEnd(widths[c]!)).join("  ").trimEnd();
+    console.log(`\n${line(["metric", "value", "target", "result"])}`);
+    console.log(widths.map((w) => "-".repeat(w)).join("  "));
+    for (const row of rows) console.log(line(row));
+    console.log("(+N = peak minus the service's RSS just before the upload)");
+    console.log(`\ntotal runtime ${elapsed()}`);
+  } finally {
+    for (const child of children) await stopChild(child).catch(() => {});
+    cleanupSync();
+  }
+}
+
+if (process.env.BENCH_ROLE === "baseline-server") {
+  runBaselineServer();
+} else {
+  const watchdog = setTimeout(() => {
+    console.error(`bench: gave up after ${OVERALL_TIMEOUT_MS / 1000} s`);
+    cleanupSync();
+    process.exit(1);
+  }, OVERALL_TIMEOUT_MS);
+  watchdog.unref();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      console.error(`bench: ${signal}, cleaning up`);
+      cleanupSync();
+      process.exit(130);
+    });
+  }
+  process.once("exit", cleanupSync);
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(`bench failed: ${err instanceof Error ? err.message : String(err)}`);
+      cleanupSync();
+      process.exit(1);
+    },
+  );
+}

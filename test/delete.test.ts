@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { DeleteShelfDocument, GetShelfDocument, UploadShelfDocument } from "./generated/graphql.js";
+import { errorCode, gql, upload } from "./helpers/graphql.js";
+import { makeImage, makeMp3 } from "./helpers/media.js";
+import { databaseFlavours, listFiles, startTestServer, type TestServer } from "./helpers/server.js";
+
+for (const flavour of await databaseFlavours()) {
+  describe(`deleting shelves (${flavour})`, () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startTestServer(flavour);
+    });
+    after(() => server.close());
+
+    async function uploaded(bytes: Buffer, filename: string) {
+      const res = await upload(server.url, UploadShelfDocument, { input: { file: null } }, [{ variable: "input.file", bytes, filename }]);
+      assert.equal(res.errors, undefined, JSON.stringify(res.errors));
+      return res.data!.uploadShelf;
+    }
+
+    it("removes the shelf, every file row and every stored byte", async () => {
+      const keep = await uploaded(await makeImage(10, 10), "keep.jpg");
+      const shelf = await uploaded(await makeMp3(1), "gone.mp3");
+      const stored = path.join(server.mediaRoot, shelf.original.name);
+      await fs.access(stored);
+
+      const res = await gql(server.url, DeleteShelfDocument, { id: shelf.id });
+      assert.deepEqual(res.data?.deleteShelf, { id: shelf.id, deleted: true, deletedFiles: 1 });
+      await server.app.services.deletions.idle();
+
+      assert.equal((await gql(server.url, GetShelfDocument, { id: shelf.id })).data!.shelf, null);
+      await assert.rejects(fs.access(stored), { code: "ENOENT" });
+      assert.equal((await fetch(server.url + shelf.original.url)).status, 404);
+      assert.equal(await server.app.services.deletions.pending(), 0);
+      assert.deepEqual(await listFiles(server.mediaRoot), [keep.original.name], "other shelves keep their files");
+
+      const again = await gql(server.url, DeleteShelfDocument, { id: shelf.id });
+      assert.equal(errorCode(again), "NOT_FOUND");
+    });
+
+    it("records the deletion with the row removal and retries until storage lets it go", async () => {
+      const shelf = await uploaded(await makeImage(10, 10), "stubborn.jpg");
+      const stored = path.join(server.mediaRoot, shelf.original.name);
+      // Make deleting fail the way a broken backend would: the name now is a non-empty directory.
+      const bytes = await fs.readFile(stored);
+      await fs.rm(stored);
+      await fs.mkdir(path.join(stored, "blocker"), { recursive: true });
+
+      const res = await gql(server.url, DeleteShelfDocument, { id: shelf.id });
+      assert.equal(res.data?.deleteShelf.deleted, true);
+      await server.app.services.deletions.idle();
+      assert.equal((await gql(server.url, GetShelfDocument, { id: shelf.id })).data!.shelf, null, "the row is gone at once");
+      assert.equal(await server.app.services.deletions.pending(), 1, "the object is still owed");
+      assert.ok(server.logs.some((l) => l.includes("retrying")));
+
+      // Storage recovers; the next retry removes the bytes.
+      await fs.rm(stored, { recursive: true });
+      await fs.writeFile(stored, bytes);
+      const deadline = Date.now() + 10_000;
+      while ((await server.app.services.deletions.pending()) > 0 && Date.now() < deadline) {
+        server.app.services.deletions.kick();
+        await new Promise((r) => setTimeout(r, 200));
+        await server.app.services.deletions.idle();
+      }
+      assert.equal(await server.app.services.deletions.pending(), 0);
+      await assert.rejects(fs.access(stored), { code: "ENOENT" });
+    });
+  });
+}
