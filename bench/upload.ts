@@ -494,6 +494,7 @@ async function uploadToService(service: Service, body: MultipartBody): Promise<R
 const best = (runs: RunResult[]) => runs.reduce((a, b) => (b.mibPerSecond > a.mibPerSecond ? b : a));
 const peakOf = (runs: RunResult[]) => Math.max(...runs.map((r) => r.mem?.peakKiB ?? 0));
 const deltaOf = (runs: RunResult[]) => Math.max(...runs.map((r) => (r.mem ? r.mem.peakKiB - r.mem.idleKiB : 0)));
+const minCpu = (runs: RunResult[]) => Math.min(...runs.map((r) => r.cpuSeconds));
 const sizeLabel = (bytes: number) => (bytes >= 1024 * MiB ? `${bytes / (1024 * MiB)} GiB` : `${bytes / MiB} MiB`);
 
 function logRun(what: string, run: RunResult): void {
@@ -590,6 +591,12 @@ async function main(): Promise<void> {
       [`baseline throughput, ${sizeLabel(LARGE_BYTES)} (best of ${RUNS})`, `${bLarge.toFixed(0)} MiB/s`, "", ""],
       [`service throughput, ${sizeLabel(LARGE_BYTES)} (best of ${RUNS})`, `${sLarge.toFixed(0)} MiB/s`, "", ""],
       ["service / baseline", throughputRatio.toFixed(2), `>= ${THROUGHPUT_TARGET}`, verdict(throughputRatio >= THROUGHPUT_TARGET)],
+      [
+        `server CPU per ${sizeLabel(LARGE_BYTES)} upload (info)`,
+        `${minCpu(baselineLarge).toFixed(1)} s baseline / ${minCpu(servLarge).toFixed(1)} s service`,
+        "",
+        "",
+      ],
       [`baseline throughput, ${sizeLabel(SMALL_BYTES)} (info)`, `${bSmall.toFixed(0)} MiB/s`, "", ""],
       [`service throughput, ${sizeLabel(SMALL_BYTES)} (info)`, `${sSmall.toFixed(0)} MiB/s`, "", ""],
       [`service peak RSS, ${sizeLabel(LARGE_BYTES)} upload`, `${mib(peakLarge)} (+${mib(deltaOf(servLarge))})`, "", ""],
