@@ -144,6 +144,7 @@ for (const flavour of await databaseFlavours()) {
     it("answers a storage failure with STORAGE_UNAVAILABLE and keeps no row", async () => {
       // A plain file where the staging directory belongs makes every write fail, as a full or broken disk would.
       const blocker = path.join(server.mediaRoot, ".incoming");
+      await fs.rm(blocker, { recursive: true, force: true }); // only empty directories are left by earlier tests
       await fs.writeFile(blocker, "not a directory");
       try {
         const res = await send(await makeImage(8, 8, "jpeg"), "a.jpg");
@@ -157,6 +158,7 @@ for (const flavour of await databaseFlavours()) {
     it("rolls back the rows and removes the bytes when promotion fails after they were written", async () => {
       // The bytes stage fine; moving them to image/... fails, after the rows were inserted.
       const blocker = path.join(server.mediaRoot, "image");
+      await fs.rm(blocker, { recursive: true, force: true });
       await fs.writeFile(blocker, "not a directory");
       try {
         const res = await send(await makeImage(8, 8, "jpeg"), "b.jpg");

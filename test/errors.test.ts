@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { GetShelfDocument, UploadShelfDocument } from "./generated/graphql.js";
+import { errorCode, gql, upload } from "./helpers/graphql.js";
+import { makeImage } from "./helpers/media.js";
+import { startTestServer, type TestServer } from "./helpers/server.js";
+
+async function rawQuery(url: string, query: string) {
+  const res = await fetch(`${url}/graphql`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query }) });
+  return { status: res.status, body: (await res.json()) as { errors?: Array<{ message: string; extensions?: Record<string, unknown> }>; data?: unknown } };
+}
+
+describe("errors in production", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer("pglite", { NODE_ENV: "production" });
+  });
+  after(() => server.close());
+
+  it("hides internal details and stack traces, keeping a code", async () => {
+    const res = await upload(server.url, UploadShelfDocument, { input: { file: null } }, [
+      { variable: "input.file", bytes: await makeImage(8, 8), filename: "x.jpg" },
+    ]);
+    const shelf = res.data!.uploadShelf;
+    // Break an invariant behind the service's back: the shelf loses its original row.
+    await server.app.db.prisma.mediaFile.deleteMany({ where: { shelfId: shelf.id } });
+    const broken = await gql(server.url, GetShelfDocument, { id: shelf.id });
+    assert.equal(errorCode(broken), "INTERNAL_SERVER_ERROR");
+    assert.equal(broken.errors![0]!.message, "Internal server error");
+    assert.equal(broken.errors![0]!.extensions?.stacktrace, undefined);
+    assert.ok(server.logs.some((l) => l.includes("has no original")), "the details are logged");
+  });
+
+  it("gives client errors a code and no stack trace", async () => {
+    const res = await gql(server.url, GetShelfDocument, { id: "00000000-0000-0000-0000-000000000000" });
+    assert.equal(res.data!.shelf, null);
+    const bad = await rawQuery(server.url, "{ shelf(id: 1) { id nope } }");
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.errors![0]!.extensions?.code, "GRAPHQL_VALIDATION_FAILED");
+    assert.ok(bad.body.errors!.every((e) => e.extensions?.stacktrace === undefined));
+    const introspection = await rawQuery(server.url, "{ __schema { types { name } } }");
+    assert.equal(introspection.status, 400, "introspection is off in production");
+  });
+
+  it("refuses batched HTTP requests", async () => {
+    const res = await fetch(`${server.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify([{ query: "{ viewer { id } }" }, { query: "{ viewer { id } }" }]),
+    });
+    assert.equal(res.status, 400);
+    await res.text();
+  });
+});
+
+describe("errors in development", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer("pglite", { NODE_ENV: "development" });
+  });
+  after(() => server.close());
+
+  it("includes stack traces to help debugging", async () => {
+    const bad = await gql(server.url, GetShelfDocument, { id: "x" });
+    assert.equal(bad.errors, undefined);
+    const res = await rawQuery(server.url, "{ shelfSet }");
+    assert.equal(res.status, 400);
+    assert.ok(Array.isArray(res.body.errors![0]!.extensions?.stacktrace));
+  });
+});
