@@ -13,5 +13,11 @@ const anyExecutable = ["/usr/bin/true", "/bin/true"].find((p) => existsSync(p)) 
 const env = { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY ?? anyExecutable, PRISMA_HIDE_UPDATE_MESSAGE: "1" };
 
 execFileSync(bin("prisma"), ["generate"], { cwd: root, env, stdio: ["ignore", "ignore", "inherit"] });
-execFileSync(bin("graphql-codegen"), ["--config", "codegen.ts", "--silent"], { cwd: root, env, stdio: "inherit" });
-console.log("generated: Prisma client, GraphQL resolver and client types");
+// The GraphQL types are needed to type-check and test, not to run: a production install without
+// development dependencies has no generator and needs none.
+if (existsSync(bin("graphql-codegen"))) {
+  execFileSync(bin("graphql-codegen"), ["--config", "codegen.ts", "--silent"], { cwd: root, env, stdio: "inherit" });
+  console.log("generated: Prisma client, GraphQL resolver and client types");
+} else {
+  console.log("generated: Prisma client (GraphQL types need the development dependencies)");
+}

@@ -123,3 +123,29 @@ for (const flavour of await databaseFlavours()) {
     });
   });
 }
+
+for (const flavour of await databaseFlavours()) {
+  describe(`concurrent uploads (${flavour})`, () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startTestServer(flavour);
+    });
+    after(() => server.close());
+
+    it("records every one of many simultaneous uploads exactly once", async () => {
+      const images = await Promise.all(Array.from({ length: 12 }, (_, i) => makeImage(10 + i, 10, "png")));
+      const results = await Promise.all(
+        images.map((bytes, i) =>
+          upload(server.url, UploadShelfDocument, { input: { file: null } }, [{ variable: "input.file", bytes, filename: `c${i}.png` }]),
+        ),
+      );
+      for (const res of results) assert.equal(res.errors, undefined, JSON.stringify(res.errors));
+      assert.deepEqual(
+        results.map((r) => r.data!.uploadShelf.original.checksum).sort(),
+        images.map(sha256).sort(),
+      );
+      const files = await fs.readdir(path.join(server.mediaRoot, "image"), { recursive: true });
+      assert.equal(files.filter((f) => f.endsWith(".png")).length, 12);
+    });
+  });
+}

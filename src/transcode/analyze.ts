@@ -55,6 +55,7 @@ interface ProbeOutput {
     height?: number;
     duration?: string;
     tags?: { rotate?: string };
+    disposition?: { attached_pic?: number };
     side_data_list?: Array<{ rotation?: number }>;
   }>;
 }
@@ -97,7 +98,8 @@ export async function analyzeAudioVideo(file: string, demuxer: string, options: 
   } catch {
     throw new AnalysisError("The media could not be read: unreadable probe output", true);
   }
-  const streams = probe.streams ?? [];
+  // Cover art embedded in audio files shows up as a one-frame video stream; it is not the media.
+  const streams = (probe.streams ?? []).filter((s) => s.disposition?.attached_pic !== 1);
   const av = streams.filter((s) => s.codec_type === "audio" || s.codec_type === "video");
   if (av.length === 0) throw new AnalysisError("The file holds no audio or video stream", true);
 
