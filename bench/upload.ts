@@ -43,6 +43,8 @@ const READY_TIMEOUT_MS = 90_000;
 const UPLOAD_TIMEOUT_MS = 120_000;
 const OVERALL_TIMEOUT_MS = 8 * 60_000;
 const POLL_MS = 50;
+/** Pause after each upload (and the removal of what it stored) before the next one starts. */
+const SETTLE_MS = 300;
 
 const PDF_HEADER = Buffer.from("%PDF-1.4\n", "latin1");
 const UPLOAD_MUTATION =
@@ -223,7 +225,13 @@ async function startService(label: string, root: string): Promise<Service> {
   }
 }
 
-async function startBaseline(root: string): Promise<{ child: Child; port: number }> {
+interface Baseline {
+  child: Child;
+  port: number;
+  dir: string;
+}
+
+async function startBaseline(root: string): Promise<Baseline> {
   const dir = path.join(root, "baseline");
   await fsp.mkdir(dir);
   const env: NodeJS.ProcessEnv = { ...process.env, BENCH_ROLE: "baseline-server", BENCH_DIR: dir };
@@ -231,7 +239,7 @@ async function startBaseline(root: string): Promise<{ child: Child; port: number
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (!child.hasExited() && Date.now() < deadline) {
     const line = child.output.find((l) => l.startsWith("BASELINE_PORT="));
-    if (line) return { child, port: Number(line.slice("BASELINE_PORT=".length)) };
+    if (line) return { child, port: Number(line.slice("BASELINE_PORT=".length)), dir };
     await sleep(50);
   }
   throw new Error(`The baseline server did not start\n${failureReport(child)}`);
@@ -368,8 +376,8 @@ function readMem(pid: number): Mem {
 
 let clockTicks: number | undefined;
 
-/** User + system CPU seconds the process (all its threads) has used so far. */
-function cpuSeconds(pid: number): number {
+/** User and system CPU seconds the process (all its threads) has used so far. */
+function cpuSeconds(pid: number): { user: number; system: number } {
   if (clockTicks === undefined) {
     try {
       clockTicks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
@@ -380,7 +388,12 @@ function cpuSeconds(pid: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
   // Fields after the parenthesised command name start at field 3 (state); utime is 14, stime 15.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+  return { user: Number(fields[11]) / clockTicks, system: Number(fields[12]) / clockTicks };
+}
+
+function cpuDelta(before: { user: number; system: number }, after: { user: number; system: number }) {
+  const user = after.user - before.user;
+  return { user, total: user + after.system - before.system };
 }
 
 interface MemWindow {
@@ -442,19 +455,20 @@ const mib = (kib: number) => `${(kib / 1024).toFixed(0)} MiB`;
 interface RunResult {
   seconds: number;
   mibPerSecond: number;
-  /** CPU seconds the server process used for this upload. */
+  /** CPU seconds the server process used for this upload, user + system. */
   cpuSeconds: number;
+  cpuUserSeconds: number;
   mem?: MemWindow;
 }
 
-async function uploadToBaseline(baseline: { child: Child; port: number }, body: MultipartBody): Promise<RunResult> {
+async function uploadToBaseline(baseline: Baseline, body: MultipartBody): Promise<RunResult> {
   const cpuBefore = cpuSeconds(baseline.child.pid);
   const res = await postMultipart(baseline.port, "/upload", body);
-  const cpu = cpuSeconds(baseline.child.pid) - cpuBefore;
+  const cpu = cpuDelta(cpuBefore, cpuSeconds(baseline.child.pid));
   if (res.status !== 200) throw new Error(`baseline answered ${res.status}: ${res.text.slice(0, 500)}`);
   const stored = (JSON.parse(res.text) as { bytes?: number }).bytes;
   if (stored !== body.length) throw new Error(`baseline stored ${stored} bytes, sent ${body.length}`);
-  return { seconds: res.seconds, mibPerSecond: body.file.size / MiB / res.seconds, cpuSeconds: cpu };
+  return { seconds: res.seconds, mibPerSecond: body.file.size / MiB / res.seconds, cpuSeconds: cpu.total, cpuUserSeconds: cpu.user };
 }
 
 async function uploadToService(service: Service, body: MultipartBody): Promise<RunResult> {
@@ -468,7 +482,7 @@ async function uploadToService(service: Service, body: MultipartBody): Promise<R
     throw new Error(`upload to the service failed: ${(err as Error).message}\n${failureReport(service.child)}`);
   }
   const mem = watch.finish();
-  const cpu = cpuSeconds(service.child.pid) - cpuBefore;
+  const cpu = cpuDelta(cpuBefore, cpuSeconds(service.child.pid));
   let parsed: {
     data?: { uploadShelf?: { kind?: string; original?: { size?: number; checksum?: string } } } | null;
     errors?: unknown;
@@ -488,7 +502,72 @@ async function uploadToService(service: Service, body: MultipartBody): Promise<R
   if (original.checksum !== body.file.sha256) {
     throw new Error(`uploadShelf.original.checksum is ${original.checksum}, the file's sha256 is ${body.file.sha256}`);
   }
-  return { seconds: res.seconds, mibPerSecond: body.file.size / MiB / res.seconds, cpuSeconds: cpu, mem };
+  return { seconds: res.seconds, mibPerSecond: body.file.size / MiB / res.seconds, cpuSeconds: cpu.total, cpuUserSeconds: cpu.user, mem };
+}
+
+/** Every regular file under `dir` (directories stay). */
+async function removeFilesUnder(dir: string): Promise<void> {
+  const entries = await fsp.readdir(dir, { recursive: true, withFileTypes: true });
+  await Promise.all(entries.filter((e) => e.isFile()).map((e) => fsp.rm(path.join(e.parentPath, e.name), { force: true })));
+}
+
+/**
+ * RUNS uploads of `body` to each side, the order alternating from run to run. What an upload
+ * stored is removed right after it, outside the timing: on this kind of VM disk, writing gets
+ * markedly slower as written data accumulates (dd: 1 GiB in 0.5 s after a delete, 2.8 s after
+ * four kept files), which would otherwise favour whichever side goes first. The service's
+ * database keeps its rows; the service is thrown away afterwards anyway.
+ */
+async function comparePair(
+  baseline: Baseline,
+  service: Service,
+  body: MultipartBody,
+): Promise<{ baselineRuns: RunResult[]; serviceRuns: RunResult[] }> {
+  const baselineRuns: RunResult[] = [];
+  const serviceRuns: RunResult[] = [];
+  const runBaseline = async (i: number) => {
+    const run = await uploadToBaseline(baseline, body);
+    await removeFilesUnder(baseline.dir);
+    baselineRuns.push(run);
+    logRun(`baseline run ${i}`, run);
+  };
+  const runService = async (i: number) => {
+    const run = await uploadToService(service, body);
+    await removeFilesUnder(path.join(service.dataDir, "media"));
+    serviceRuns.push(run);
+    logRun(`service run ${i}`, run);
+  };
+  for (let i = 1; i <= RUNS; i++) {
+    const order = i % 2 === 1 ? [runBaseline, runService] : [runService, runBaseline];
+    for (const step of order) {
+      await step(i);
+      await sleep(SETTLE_MS);
+    }
+  }
+  return { baselineRuns, serviceRuns };
+}
+
+/**
+ * One untimed upload of `body` to a freshly started service, then a wait until its RSS is steady.
+ * Right after start-up the service holds a few hundred MiB of start-up garbage that the first
+ * major GC (the memory reducer after a while, or the external-memory pressure of an upload)
+ * gives back; without this, "peak RSS during an upload" would mostly say whether that GC had
+ * happened yet. The warm-up also JIT-compiles the upload path.
+ */
+async function warmUp(service: Service, body: MultipartBody): Promise<string> {
+  const before = readMem(service.child.pid).rssKiB;
+  await uploadToService(service, body);
+  await removeFilesUnder(path.join(service.dataDir, "media"));
+  const samples: number[] = [];
+  const deadline = Date.now() + 8000;
+  for (;;) {
+    samples.push(readMem(service.child.pid).rssKiB);
+    const recent = samples.slice(-5);
+    if (recent.length === 5 && Math.max(...recent) - Math.min(...recent) < 4096) break;
+    if (Date.now() > deadline) break;
+    await sleep(250);
+  }
+  return `RSS ${mib(before)} after start-up, ${mib(samples.at(-1)!)} after a warm-up upload of ${sizeLabel(body.file.size)}`;
 }
 
 const best = (runs: RunResult[]) => runs.reduce((a, b) => (b.mibPerSecond > a.mibPerSecond ? b : a));
@@ -501,7 +580,7 @@ function logRun(what: string, run: RunResult): void {
   const mem = run.mem
     ? `  peak RSS ${mib(run.mem.peakKiB)} (idle ${mib(run.mem.idleKiB)}, +${mib(run.mem.peakKiB - run.mem.idleKiB)}; polled max ${mib(run.mem.polledPeakKiB)}; ${run.mem.hwmReset ? "VmHWM reset ok" : "VmHWM reset NOT verified, polled"})`
     : "";
-  const cpu = `cpu ${run.cpuSeconds.toFixed(2).padStart(5)} s`;
+  const cpu = `cpu ${run.cpuSeconds.toFixed(2).padStart(5)} s (user ${run.cpuUserSeconds.toFixed(2)})`;
   console.log(`  ${what.padEnd(16)} ${run.seconds.toFixed(2).padStart(6)} s  ${run.mibPerSecond.toFixed(0).padStart(5)} MiB/s  ${cpu}${mem}`);
 }
 
@@ -526,7 +605,7 @@ async function main(): Promise<void> {
 
     const filesDir = path.join(root, "files");
     await fsp.mkdir(filesDir);
-    let t = performance.now();
+    const t = performance.now();
     const large = generateFile(path.join(filesDir, "large.pdf"), LARGE_BYTES);
     const small = generateFile(path.join(filesDir, "small.pdf"), SMALL_BYTES);
     console.log(`generated test files in ${((performance.now() - t) / 1000).toFixed(1)} s (written and fsynced)`);
@@ -540,33 +619,22 @@ async function main(): Promise<void> {
     const largeBody = multipartBody(large, "bench-large.pdf");
     const smallBody = multipartBody(small, "bench-small.pdf");
 
-    // Interleaved so that a slow patch of the disk hits both sides alike.
+    if (process.env.BENCH_WARMUP !== "0") console.log(`warm-up: ${await warmUp(serviceLarge, smallBody)}`);
+    await uploadToBaseline(baseline, smallBody);
+    await removeFilesUnder(baseline.dir);
+
     console.log(`\n${sizeLabel(LARGE_BYTES)} uploads:`);
-    const baselineLarge: RunResult[] = [];
-    const servLarge: RunResult[] = [];
-    for (let i = 1; i <= RUNS; i++) {
-      baselineLarge.push(await uploadToBaseline(baseline, largeBody));
-      logRun(`baseline run ${i}`, baselineLarge.at(-1)!);
-      servLarge.push(await uploadToService(serviceLarge, largeBody));
-      logRun(`service run ${i}`, servLarge.at(-1)!);
-    }
+    const { baselineRuns: baselineLarge, serviceRuns: servLarge } = await comparePair(baseline, serviceLarge, largeBody);
     const resetNoteLarge = servLarge[0]?.mem?.resetNote;
     await stopChild(serviceLarge.child);
 
     // A fresh service process for the small file, so nothing of the large uploads carries over.
-    t = performance.now();
     const serviceSmall = await startService("service-small", root);
     children.push(serviceSmall.child);
     console.log(`\nfresh service ready in ${serviceSmall.startupSeconds.toFixed(1)} s (pid ${serviceSmall.child.pid})`);
+    if (process.env.BENCH_WARMUP !== "0") console.log(`warm-up: ${await warmUp(serviceSmall, smallBody)}`);
     console.log(`${sizeLabel(SMALL_BYTES)} uploads:`);
-    const baselineSmall: RunResult[] = [];
-    const servSmall: RunResult[] = [];
-    for (let i = 1; i <= RUNS; i++) {
-      baselineSmall.push(await uploadToBaseline(baseline, smallBody));
-      logRun(`baseline run ${i}`, baselineSmall.at(-1)!);
-      servSmall.push(await uploadToService(serviceSmall, smallBody));
-      logRun(`service run ${i}`, servSmall.at(-1)!);
-    }
+    const { baselineRuns: baselineSmall, serviceRuns: servSmall } = await comparePair(baseline, serviceSmall, smallBody);
     const resetNoteSmall = servSmall[0]?.mem?.resetNote;
     await stopChild(serviceSmall.child);
     await stopChild(baseline.child);

@@ -38,6 +38,10 @@ describe("errors in production", () => {
     assert.equal(bad.status, 400);
     assert.equal(bad.body.errors![0]!.extensions?.code, "GRAPHQL_VALIDATION_FAILED");
     assert.ok(bad.body.errors!.every((e) => e.extensions?.stacktrace === undefined));
+    assert.doesNotMatch(JSON.stringify(bad.body), /[Dd]id you mean/);
+    const typo = await rawQuery(server.url, "{ viewr { id } }");
+    assert.equal(typo.status, 400);
+    assert.doesNotMatch(JSON.stringify(typo.body), /[Dd]id you mean/);
     const introspection = await rawQuery(server.url, "{ __schema { types { name } } }");
     assert.equal(introspection.status, 400, "introspection is off in production");
   });

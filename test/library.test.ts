@@ -49,7 +49,8 @@ for (const flavour of await databaseFlavours()) {
         ["not-a-jwt", /not valid/],
         [await token("alice", { secret: "another-secret-another-secret-xx" }), /not valid/],
         [await token("alice", { expiresIn: Math.floor(Date.now() / 1000) - 60 }), /expired/],
-        [await token("alice", { notBefore: Math.floor(Date.now() / 1000) + 3600 }), /not valid/],
+        [await token("alice", { notBefore: Math.floor(Date.now() / 1000) + 3600, expiresIn: "2h" }), /not valid/],
+        [await token("alice"), /must carry an expiry/],
       ];
       for (const [tok, message] of cases) {
         const res = await gql(server.url, ShelfSetDocument, {}, { token: tok });
@@ -117,6 +118,22 @@ for (const flavour of await databaseFlavours()) {
 
       const unknown = await gql(server.url, GetShelfDocument, { id: "not-a-uuid" }, { token: alice });
       assert.equal(unknown.data!.shelf, null);
+    });
+
+    it("answers concurrent deletes of one shelf with one success and NOT_FOUND for the rest", async () => {
+      const shelves = await Promise.all([1, 2, 3, 4].map(async (i) => uploadAs(alice, await makeImage(8 + i, 8), `race${i}.jpg`)));
+      const results = await Promise.all(
+        shelves.flatMap((shelf) => [1, 2, 3].map(() => gql(server.url, DeleteShelfDocument, { id: shelf.id }, { token: alice }))),
+      );
+      for (let i = 0; i < shelves.length; i++) {
+        const mine = results.slice(i * 3, i * 3 + 3);
+        assert.equal(mine.filter((r) => r.data?.deleteShelf.deleted).length, 1, JSON.stringify(mine));
+        assert.deepEqual(mine.filter((r) => r.errors).map(errorCode), ["NOT_FOUND", "NOT_FOUND"]);
+      }
+      await server.app.services.deletions.idle();
+      server.app.services.deletions.kick();
+      await server.app.services.deletions.idle();
+      for (const shelf of shelves) await assert.rejects(fs.access(path.join(server.mediaRoot, shelf.original.name)));
     });
 
     it("renames a shelf and refuses an empty title", async () => {

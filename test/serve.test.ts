@@ -36,6 +36,25 @@ for (const flavour of await databaseFlavours()) {
       assert.match(res.headers.get("content-disposition")!, /^inline; filename="?pic\.png"?$/);
     });
 
+    it("sends the stored, sniffed type for every format, never one guessed from the name", async () => {
+      const { makeAv } = await import("./helpers/media.js");
+      const cases: Array<[Buffer, string, string]> = [
+        [await makeAv("x.mkv", ["-f", "lavfi", "-i", "testsrc=duration=1:size=64x48:rate=5", "-c:v", "libx264", "-preset", "ultrafast"]), "x.mkv", "video/matroska"],
+        [await makeAv("x.flac", ["-f", "lavfi", "-i", "sine=duration=1"]), "x.flac", "audio/flac"],
+        [await makeAv("x.m4a", ["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac"]), "x.m4a", "audio/x-m4a"],
+        [await makeAv("x.opus", ["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "libopus"]), "x.opus", "audio/ogg; codecs=opus"],
+        [await makeImage(8, 8, "gif"), "x.gif", "image/gif"],
+      ];
+      for (const [bytes, filename, mime] of cases) {
+        const file = await uploaded(bytes, filename);
+        assert.equal(file.mimeType, mime, filename);
+        const res = await fetch(server.url + file.url);
+        assert.equal(res.headers.get("content-type"), mime, filename);
+        assert.match(res.headers.get("content-disposition")!, /^inline/, filename);
+        assert.equal(sha256(Buffer.from(await res.arrayBuffer())), sha256(bytes));
+      }
+    });
+
     it("answers byte ranges with 206 and unsatisfiable ones with 416", async () => {
       const bytes = await makeMp4(1);
       const file = await uploaded(bytes, "clip.mp4");

@@ -12,8 +12,8 @@ export interface AuthOptions {
 }
 
 /**
- * Who is calling. With a JWT secret configured, a valid HS256 bearer token is required and its
- * `sub` is the owner; without one the service runs as a single local owner (quick start only).
+ * Who is calling. With a JWT secret configured, a valid HS256 bearer token with an expiry is
+ * required and its `sub` is the owner; without one the service runs as a single local owner (quick start only).
  */
 export function createViewerResolver(options: AuthOptions): (authorization: string | undefined) => Promise<Viewer> {
   if (!options.jwtSecret) {
@@ -25,14 +25,19 @@ export function createViewerResolver(options: AuthOptions): (authorization: stri
     const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? "");
     if (!match) throw new MediaError("UNAUTHENTICATED", "An Authorization: Bearer token is required");
     try {
-      const { payload } = await jwtVerify(match[1]!, key, { algorithms: ["HS256"] });
+      const { payload } = await jwtVerify(match[1]!, key, { algorithms: ["HS256"], requiredClaims: ["exp"] });
       if (typeof payload.sub !== "string" || payload.sub === "") {
         throw new MediaError("UNAUTHENTICATED", "The token has no subject");
       }
       return { ownerId: payload.sub };
     } catch (err) {
       if (err instanceof MediaError) throw err;
-      const reason = err instanceof joseErrors.JWTExpired ? "The token has expired" : "The token is not valid";
+      const reason =
+        err instanceof joseErrors.JWTExpired
+          ? "The token has expired"
+          : err instanceof joseErrors.JWTClaimValidationFailed && err.claim === "exp"
+            ? "The token must carry an expiry (exp)"
+            : "The token is not valid";
       throw new MediaError("UNAUTHENTICATED", reason);
     }
   };

@@ -66,8 +66,9 @@ async function serve(
   res.setHeader("Accept-Ranges", "bytes");
   res.setHeader("Cache-Control", "public, max-age=3600");
   res.setHeader("Content-Security-Policy", "default-src 'none'; sandbox");
-  res.setHeader("Content-Type", file.mimeType);
+  // attachment() also guesses a Content-Type from the name; the stored, sniffed type wins.
   res.attachment(basename);
+  res.setHeader("Content-Type", file.mimeType);
   if (isInlineType(file.mimeType)) {
     res.setHeader("Content-Disposition", String(res.getHeader("Content-Disposition")).replace(/^attachment/, "inline"));
   }

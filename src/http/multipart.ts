@@ -38,6 +38,8 @@ export function multipartUploads(limits: MultipartLimits) {
 export function multipartGuard(req: Request, res: Response, next: NextFunction): void {
   if (!req.is("multipart/form-data")) return next();
   if (!req.headers["apollo-require-preflight"] && !req.headers["x-apollo-operation-name"]) {
+    // Nothing of the body is read; the connection closes after the answer.
+    res.setHeader("Connection", "close");
     res.status(400).json({
       errors: [
         {
@@ -46,7 +48,6 @@ export function multipartGuard(req: Request, res: Response, next: NextFunction):
         },
       ],
     });
-    req.resume();
     return;
   }
   res.once("finish", () => {

@@ -7,6 +7,7 @@ import type { Viewer } from "../auth/viewer.js";
 import type { Context } from "../graphql/context.js";
 import { createErrorFormatter } from "../graphql/errors.js";
 import { createLoaders } from "../graphql/loaders.js";
+import { uploadRequestRules } from "../graphql/uploads.js";
 import { MediaError } from "../media/errors.js";
 import type { Services } from "../media/services.js";
 import { mediaRouter } from "./media.js";
@@ -34,8 +35,9 @@ export async function createHttpApp(options: HttpOptions): Promise<{ app: expres
     allowBatchedHttpRequests: false,
     introspection: !options.production,
     includeStacktraceInErrorResponses: !options.production,
+    hideSchemaDetailsFromClientErrors: options.production,
     formatError: createErrorFormatter({ production: options.production, log: options.log }),
-    plugins: [ApolloServerPluginLandingPageDisabled()],
+    plugins: [ApolloServerPluginLandingPageDisabled(), uploadRequestRules()],
   });
   await apollo.start();
 
@@ -63,7 +65,7 @@ export async function createHttpApp(options: HttpOptions): Promise<{ app: expres
     express.json({ limit: "1mb" }),
     multipartUploads({
       // One byte over the largest kind's limit, so the per-kind check always sees the excess.
-      maxFileSize: Math.max(...options.services.kinds.all().map((k) => k.maxFileSize)) + 1,
+      maxFileSize: options.services.kinds.largestLimit() + 1,
       maxFiles: options.maxFiles,
       maxFieldSize: 1_000_000,
     }),

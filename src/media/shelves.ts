@@ -14,6 +14,8 @@ export type MediaFileModel = MediaFile;
 
 export const ORIGINAL_VARIANT = "original";
 const MAX_PAGE_SIZE = 100;
+/** Promotion moves objects inside the transaction; give slow storage room, but not forever. */
+const TRANSACTION_LIMITS = { maxWait: 30_000, timeout: 120_000 };
 
 export interface UploadRequest {
   file: IncomingFile | Promise<IncomingFile>;
@@ -40,24 +42,24 @@ export class ShelfService {
   constructor(private readonly deps: ShelfServiceDeps) {}
 
   /**
-   * Uploads files as new shelves, all or none: each file is staged in turn (the multipart body
-   * delivers them in order), then one transaction records every shelf and promotes every file.
+   * Uploads files as new shelves, all or none. Every file is staged at once: the client decides
+   * the order of the parts, and a part nobody reads would hold back the ones behind it. Then one
+   * transaction records every shelf and promotes every file.
    */
   async upload(ownerId: string, requests: UploadRequest[]): Promise<Shelf[]> {
     const storageAlias = "default";
     const storage = this.deps.storages.get(storageAlias);
-    const staged: StagedFile[] = [];
-    try {
-      for (const request of requests) {
+    const options = { ...this.deps.staging, kinds: this.deps.kinds, storage };
+    const results = await Promise.allSettled(
+      requests.map(async (request) => {
         const file = await Promise.resolve(request.file).catch((err: unknown) => Promise.reject(uploadReadError(err)));
-        staged.push(
-          await stageUpload(file, { kind: request.kind ?? undefined, title: request.title }, {
-            ...this.deps.staging,
-            kinds: this.deps.kinds,
-            storage,
-          }),
-        );
-      }
+        return stageUpload(file, { kind: request.kind ?? undefined, title: request.title }, options);
+      }),
+    );
+    const staged = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    try {
+      const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failure) throw failure.reason;
       return await this.record(ownerId, storageAlias, staged);
     } catch (err) {
       await Promise.all(staged.map((s) => storage.delete(s.stagedName).catch(() => {})));
@@ -67,8 +69,10 @@ export class ShelfService {
 
   /**
    * Inserts the rows and promotes each staged object inside one transaction. The objects are
-   * moved before the commit, so a committed row always has its bytes; if the commit fails, the
-   * moved objects are removed again (and a crash in between leaves only an orphan for `gc`).
+   * moved before the commit, so a committed row always has its bytes. If the transaction fails,
+   * the moved objects are removed again, but only once the rows are known not to exist (a commit
+   * whose reply was lost still counts); a crash in between leaves an orphan for `gc`, never a
+   * row without bytes.
    */
   private async record(ownerId: string, storageAlias: string, staged: StagedFile[]): Promise<Shelf[]> {
     const storage = this.deps.storages.get(storageAlias);
@@ -109,9 +113,12 @@ export class ShelfService {
           promoted.push(s.finalName);
         }
         return shelves;
-      });
+      }, TRANSACTION_LIMITS);
     } catch (err) {
-      await Promise.all(promoted.map((name) => storage.delete(name).catch(() => {})));
+      const committed = await this.deps.prisma.mediaFile
+        .count({ where: { id: { in: staged.map((s) => s.fileId) } } })
+        .catch(() => undefined);
+      if (committed === 0) await Promise.all(promoted.map((name) => storage.delete(name).catch(() => {})));
       throw err;
     }
   }
@@ -123,7 +130,7 @@ export class ShelfService {
 
   async getOrFail(ownerId: string, id: string): Promise<Shelf> {
     const shelf = await this.get(ownerId, id);
-    if (!shelf) throw new MediaError("NOT_FOUND", `No shelf with id ${JSON.stringify(id)}`);
+    if (!shelf) throw notFound(id);
     return shelf;
   }
 
@@ -155,8 +162,11 @@ export class ShelfService {
   }
 
   async updateTitle(ownerId: string, id: string, title: string): Promise<Shelf> {
-    const shelf = await this.getOrFail(ownerId, id);
-    return this.deps.prisma.shelf.update({ where: { id: shelf.id }, data: { title: cleanTitle(title) } });
+    const clean = cleanTitle(title);
+    // One conditional statement, so a concurrent delete gives NOT_FOUND rather than an error.
+    const { count } = isUuid(id) ? await this.deps.prisma.shelf.updateMany({ where: { id, ownerId }, data: { title: clean } }) : { count: 0 };
+    if (count === 0) throw notFound(id);
+    return this.getOrFail(ownerId, id);
   }
 
   /**
@@ -165,14 +175,15 @@ export class ShelfService {
    * keeps its files and a committed one loses every byte even if storage is down right now.
    */
   async delete(ownerId: string, id: string): Promise<{ deletedFiles: number }> {
-    const notFound = new MediaError("NOT_FOUND", `No shelf with id ${JSON.stringify(id)}`);
-    if (!isUuid(id)) throw notFound;
+    if (!isUuid(id)) throw notFound(id);
     const deletedFiles = await this.deps.prisma.$transaction(async (tx) => {
-      const shelf = await tx.shelf.findFirst({ where: { id, ownerId }, select: { id: true } });
-      if (!shelf) throw notFound;
-      const files = await tx.mediaFile.findMany({ where: { shelfId: shelf.id }, select: { storage: true, name: true } });
+      // Touching the row first locks it: a concurrent delete waits and then finds nothing, and no
+      // file row can be added to the shelf between reading its files and removing them.
+      const { count } = await tx.shelf.updateMany({ where: { id, ownerId }, data: { updatedAt: new Date() } });
+      if (count === 0) throw notFound(id);
+      const files = await tx.mediaFile.findMany({ where: { shelfId: id }, select: { storage: true, name: true } });
+      await tx.shelf.delete({ where: { id } });
       await tx.storageDeletion.createMany({ data: files.map((f) => ({ storage: f.storage, name: f.name })) });
-      await tx.shelf.delete({ where: { id: shelf.id } });
       return files.length;
     });
     this.deps.deletions.kick();
@@ -207,6 +218,10 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
     throw new MediaError("BAD_USER_INPUT", "The cursor is not valid");
   }
   return { createdAt, id };
+}
+
+function notFound(id: string): MediaError {
+  return new MediaError("NOT_FOUND", `No shelf with id ${JSON.stringify(id)}`);
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -106,12 +106,24 @@ export async function stageUpload(
       info,
     };
   } catch (err) {
-    // Discard the rest of this file so the request can go on to its end.
-    source.on("error", () => {});
-    source.resume();
+    discardRest(iterator);
     if (stagedName) await options.storage.delete(stagedName).catch(() => {});
     throw err;
   }
+}
+
+/**
+ * Reads the rest of a refused file and drops it: the parts behind it in the request only arrive
+ * once this one has been read (the parser's own limit caps how much that can be).
+ */
+function discardRest(iterator: AsyncIterator<Buffer>): void {
+  void (async () => {
+    try {
+      while (!(await iterator.next()).done);
+    } catch {
+      // The body ended badly; nothing more to read.
+    }
+  })();
 }
 
 /**

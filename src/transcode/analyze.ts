@@ -26,7 +26,7 @@ export class AnalysisError extends Error {
 export async function analyzeImage(file: string, options: { maxPixels: number }): Promise<MediaInfo> {
   let meta: Metadata;
   try {
-    meta = await sharp(file, { failOn: "error", limitInputPixels: options.maxPixels }).metadata();
+    meta = await sharp(file, { failOn: "warning", limitInputPixels: options.maxPixels }).metadata();
   } catch (err) {
     const message = (err as Error).message;
     if (/pixel limit/i.test(message)) {

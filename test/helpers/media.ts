@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
+import { rmSync } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -39,7 +40,10 @@ export function makeAv(name: string, args: string[]): Promise<Buffer> {
   let made = cache.get(key);
   if (!made) {
     made = (async () => {
-      mediaDir ??= fs.mkdtemp(path.join(os.tmpdir(), "media-fixtures-"));
+      mediaDir ??= fs.mkdtemp(path.join(os.tmpdir(), "media-fixtures-")).then((dir) => {
+        process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+        return dir;
+      });
       const out = path.join(await mediaDir, `${cache.size}-${name}`);
       await run(process.env.FFMPEG_PATH ?? "ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", ...args, out]);
       return fs.readFile(out);

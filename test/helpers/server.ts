@@ -23,12 +23,17 @@ export async function databaseFlavours(): Promise<DatabaseFlavour[]> {
       return false;
     }
   })();
-  return (await postgresReachable) ? ["pglite", "postgresql"] : ["pglite"];
+  if (await postgresReachable) return ["pglite", "postgresql"];
+  // CI has a server: a run there that silently tested PGlite alone would hide a broken half.
+  if (process.env.CI) throw new Error(`CI is set but no PostgreSQL answers at ${POSTGRES_ADMIN_URL}`);
+  return ["pglite"];
 }
 
 export interface TestServer {
   url: string;
   app: RunningApp;
+  /** A directory of this server's own that holds its data directory and nothing else. */
+  sandbox: string;
   dataDir: string;
   mediaRoot: string;
   /** SQL statements sent since the last reset. */
@@ -40,7 +45,8 @@ export interface TestServer {
 
 /** Starts the real service on a free port with its own data directory and database. */
 export async function startTestServer(flavour: DatabaseFlavour, env: Record<string, string> = {}): Promise<TestServer> {
-  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "media-test-"));
+  const sandbox = await fs.mkdtemp(path.join(os.tmpdir(), "media-test-"));
+  const dataDir = path.join(sandbox, "data");
   let databaseUrl: string | undefined;
   let dropDatabase = async () => {};
   if (flavour === "postgresql") {
@@ -64,6 +70,7 @@ export async function startTestServer(flavour: DatabaseFlavour, env: Record<stri
   return {
     url: app.url,
     app,
+    sandbox,
     dataDir,
     mediaRoot: config.mediaRoot,
     queries,
@@ -72,7 +79,7 @@ export async function startTestServer(flavour: DatabaseFlavour, env: Record<stri
     async close() {
       await app.close();
       await dropDatabase();
-      await fs.rm(dataDir, { recursive: true, force: true });
+      await fs.rm(sandbox, { recursive: true, force: true });
     },
   };
 }
@@ -87,9 +94,12 @@ export async function adminQuery(sql: string): Promise<void> {
   }
 }
 
-/** Every regular file under `dir`, as paths relative to it. */
+/** Every regular file under `dir`, as paths relative to it; none when `dir` does not exist. */
 export async function listFiles(dir: string): Promise<string[]> {
-  const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return [];
+    throw err;
+  });
   return entries
     .filter((e) => e.isFile())
     .map((e) => path.relative(dir, path.join(e.parentPath, e.name)))
