@@ -2,13 +2,17 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { Readable } from "node:stream";
-import { text } from "node:stream/consumers";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { StorageError } from "../src/storage/contract.js";
 import { FileSystemStorage } from "../src/storage/filesystem.js";
+import { InMemoryStorage } from "../src/storage/memory.js";
 import { getValidName } from "../src/storage/naming.js";
-import { listFiles } from "./helpers/server.js";
+import { S3Storage } from "../src/storage/s3.js";
+import { UrlSigner } from "../src/storage/signing.js";
+import { S3_CREDENTIALS, startS3Server } from "./helpers/s3.js";
+import { storageContract } from "./helpers/storage-contract.js";
+
+const signer = new UrlSigner("contract-signing-key-0123456789");
 
 describe("file names", () => {
   it("makes client names valid like Django's get_valid_name", () => {
@@ -26,68 +30,37 @@ describe("file names", () => {
   });
 });
 
-describe("FileSystemStorage", () => {
-  let root: string;
-  let storage: FileSystemStorage;
-  before(async () => {
-    root = await fs.mkdtemp(path.join(os.tmpdir(), "media-fs-"));
-    storage = new FileSystemStorage({ location: path.join(root, "media"), baseUrl: "/media/" });
-  });
-  after(() => fs.rm(root, { recursive: true, force: true }));
+storageContract("filesystem", async () => {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), "media-fs-"));
+  const options = { location: path.join(root, "media"), baseUrl: "/media/", signer };
+  return {
+    storage: new FileSystemStorage(options),
+    overwriting: new FileSystemStorage({ ...options, allowOverwrite: true }),
+    local: true,
+    cleanup: () => fs.rm(root, { recursive: true, force: true }),
+  };
+});
 
-  it("saves, opens, ranges, sizes, lists and deletes", async () => {
-    const name = await storage.save("docs/hello.txt", Readable.from([Buffer.from("hello world")]));
-    assert.equal(name, "docs/hello.txt");
-    assert.equal(await storage.exists(name), true);
-    assert.equal(await storage.size(name), 11);
-    assert.equal(await text(await storage.open(name)), "hello world");
-    assert.equal(await text(await storage.open(name, { start: 6, end: 10 })), "world");
-    assert.deepEqual(await storage.listdir("docs"), { directories: [], files: ["hello.txt"] });
-    assert.equal(storage.url("docs/a b.txt"), "/media/docs/a%20b.txt");
-    await storage.delete(name);
-    assert.equal(await storage.exists(name), false);
-    await storage.delete(name); // deleting a missing name is silent
-    await assert.rejects(storage.open(name), { code: "NOT_FOUND" });
-  });
+storageContract("memory", async () => ({
+  storage: new InMemoryStorage({ baseUrl: "/media/", signer }),
+  overwriting: new InMemoryStorage({ baseUrl: "/media/", signer, allowOverwrite: true }),
+  local: false,
+  cleanup: async () => {},
+}));
 
-  it("gives a second save of one name another name, and concurrent saves never overwrite", async () => {
-    const names = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => storage.save("same/name.txt", Readable.from([Buffer.from(`content ${i}`)]))),
-    );
-    assert.equal(new Set(names).size, 20);
-    assert.ok(names.includes("same/name.txt"));
-    for (const n of names.filter((x) => x !== "same/name.txt")) assert.match(n, /^same\/name_[A-Za-z0-9]{7}\.txt$/);
-    const contents = await Promise.all(names.map(async (n) => text(await storage.open(n))));
-    assert.deepEqual(new Set(contents).size, 20, "every save kept its own bytes");
-    assert.ok(!(await listFiles(path.join(root, "media"))).some((f) => f.endsWith(".part")), "no temporary files left");
-  });
-
-  it("refuses names that would leave its root", async () => {
-    for (const name of ["../escape.txt", "/etc/passwd", "a/../../escape.txt", "a\u0000b", "a\\b", ""]) {
-      await assert.rejects(storage.save(name, Readable.from([Buffer.from("x")])), { code: "SUSPICIOUS_NAME" }, JSON.stringify(name));
-      await assert.rejects(storage.open(name), { code: "SUSPICIOUS_NAME" });
-    }
-    await assert.rejects(fs.access(path.join(root, "escape.txt")));
-  });
-
-  it("passes the content's own error through and leaves no partial file", async () => {
-    const failing = Readable.from(
-      (async function* () {
-        yield Buffer.alloc(1024, 1);
-        throw new Error("client went away");
-      })(),
-    );
-    await assert.rejects(storage.save("partial/file.bin", failing), /client went away/);
-    assert.deepEqual(await listFiles(path.join(root, "media", "partial")), []);
-  });
-
-  it("moves a staged object to its final name, refusing to replace one", async () => {
-    await storage.save("stage/a.bin", Readable.from([Buffer.from("A")]));
-    await storage.move("stage/a.bin", "final/a.bin");
-    assert.equal(await storage.exists("stage/a.bin"), false);
-    assert.equal(await text(await storage.open("final/a.bin")), "A");
-    await storage.save("stage/b.bin", Readable.from([Buffer.from("B")]));
-    await assert.rejects(storage.move("stage/b.bin", "final/a.bin"), { code: "EXISTS" });
-    assert.equal(await text(await storage.open("final/a.bin")), "A");
-  });
+storageContract("S3 (a real S3 server on loopback)", async () => {
+  const server = await startS3Server();
+  const options = { bucket: server.bucket, endpoint: server.endpoint, forcePathStyle: true, credentials: S3_CREDENTIALS, location: "prefix" };
+  const storage = new S3Storage(options);
+  const overwriting = new S3Storage({ ...options, fileOverwrite: true });
+  return {
+    storage,
+    overwriting,
+    local: false,
+    cleanup: async () => {
+      storage.client.destroy();
+      overwriting.client.destroy();
+      await server.close();
+    },
+  };
 });

@@ -3,13 +3,14 @@ import { createReadStream, createWriteStream } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { StorageError, type SaveOptions, type Storage } from "./contract.js";
-import { assertSafeName, getAlternativeName, splitExt } from "./naming.js";
+import { StorageBase } from "./base.js";
+import { StorageError, unavailable, type ByteRange, type SaveOptions, type UrlOptions } from "./contract.js";
+import { assertSafeName } from "./naming.js";
+import { writeFrom } from "./streams.js";
+import { servedUrl, type ServedUrlOptions } from "./served.js";
 
-export interface FileSystemStorageOptions {
+export interface FileSystemStorageOptions extends ServedUrlOptions {
   location: string;
-  baseUrl: string;
   filePermissionsMode?: number;
   directoryPermissionsMode?: number;
   /** Django 5.1's allow_overwrite: save() replaces an existing file instead of choosing another name. */
@@ -19,16 +20,15 @@ export interface FileSystemStorageOptions {
 const MAX_NAME_ATTEMPTS = 100;
 
 /** Files on local disk. Writes are atomic and durable: temp file, fsync, link/rename, fsync directory. */
-export class FileSystemStorage implements Storage {
+export class FileSystemStorage extends StorageBase {
   readonly location: string;
-  private readonly baseUrl: string;
 
   constructor(private readonly options: FileSystemStorageOptions) {
+    super(options.allowOverwrite ?? false);
     this.location = path.resolve(options.location);
-    this.baseUrl = options.baseUrl.endsWith("/") ? options.baseUrl : `${options.baseUrl}/`;
   }
 
-  path(name: string): string {
+  override path(name: string): string {
     const full = path.resolve(this.location, assertSafeName(name));
     if (!full.startsWith(this.location + path.sep)) {
       throw new StorageError("SUSPICIOUS_NAME", `Refused storage name ${JSON.stringify(name)}`);
@@ -36,8 +36,8 @@ export class FileSystemStorage implements Storage {
     return full;
   }
 
-  url(name: string): string {
-    return this.baseUrl + assertSafeName(name).split("/").map(encodeURIComponent).join("/");
+  async url(name: string, options?: UrlOptions): Promise<string> {
+    return servedUrl(this.options, name, options);
   }
 
   async save(name: string, content: Readable, options: SaveOptions = {}): Promise<string> {
@@ -57,7 +57,7 @@ export class FileSystemStorage implements Storage {
         }
         if (fileMode !== undefined) await fs.chmod(temp, fileMode);
       });
-      const stored = await this.publish(temp, name, options.maxLength);
+      const stored = await this.publish(temp, assertSafeName(name), options.maxLength);
       await fsyncDir(dir);
       return stored;
     } finally {
@@ -67,15 +67,13 @@ export class FileSystemStorage implements Storage {
 
   /** Makes `temp` visible under `name` or a free alternative; never replaces a file unless allowed. */
   private async publish(temp: string, name: string, maxLength?: number): Promise<string> {
-    if (this.options.allowOverwrite) {
-      checkLength(name, maxLength);
-      await unavailableOnError(() => fs.rename(temp, this.path(name)));
-      return name;
+    if (this.allowOverwrite) {
+      const available = await this.getAvailableName(name, maxLength);
+      await unavailableOnError(() => fs.rename(temp, this.path(available)));
+      return available;
     }
-    let candidate = name;
     for (let attempt = 0; attempt < MAX_NAME_ATTEMPTS; attempt++) {
-      candidate = attempt === 0 ? name : alternativeWithin(name, maxLength);
-      checkLength(candidate, maxLength);
+      const candidate = attempt === 0 && (maxLength === undefined || name.length <= maxLength) ? name : this.alternativeFor(name, maxLength);
       try {
         // link() fails when the name exists, so concurrent savers never overwrite each other.
         await fs.link(temp, this.path(candidate));
@@ -87,7 +85,7 @@ export class FileSystemStorage implements Storage {
     throw new StorageError("NAME_TOO_LONG", `No free name found for ${JSON.stringify(name)}`);
   }
 
-  async open(name: string, range: { start?: number; end?: number } = {}): Promise<Readable> {
+  async open(name: string, range: ByteRange = {}): Promise<Readable> {
     const full = this.path(name);
     const handle = await fs.open(full, "r").catch((err) => {
       throw notFoundOr(err, name);
@@ -133,8 +131,17 @@ export class FileSystemStorage implements Storage {
     return (await this.stat(name)).size;
   }
 
+  override async getCreatedTime(name: string): Promise<Date> {
+    const stat = await this.stat(name);
+    return stat.birthtimeMs > 0 ? stat.birthtime : stat.ctime;
+  }
+
   async getModifiedTime(name: string): Promise<Date> {
     return (await this.stat(name)).mtime;
+  }
+
+  override async getAccessedTime(name: string): Promise<Date> {
+    return (await this.stat(name)).atime;
   }
 
   async listdir(dirName: string): Promise<{ directories: string[]; files: string[] }> {
@@ -159,36 +166,6 @@ export class FileSystemStorage implements Storage {
   }
 }
 
-/** Pipes `content` into `sink`; the content's own errors come out unchanged, the sink's as STORAGE_UNAVAILABLE. */
-async function writeFrom(content: Readable, sink: NodeJS.WritableStream): Promise<void> {
-  let contentError: unknown;
-  content.once("error", (err) => (contentError = err));
-  try {
-    await pipeline(content, sink);
-  } catch (err) {
-    throw contentError ?? unavailable(err);
-  }
-}
-
-function alternativeWithin(name: string, maxLength?: number): string {
-  const [root, ext] = splitExt(name);
-  const candidate = getAlternativeName(root, ext);
-  if (maxLength === undefined || candidate.length <= maxLength) return candidate;
-  // Django truncates the root to make room for the suffix, keeping directory and extension.
-  const dir = path.posix.dirname(root);
-  const base = path.posix.basename(root);
-  const prefix = dir === "." ? "" : `${dir}/`;
-  const room = maxLength - prefix.length - ext.length - 8;
-  if (room < 1) throw new StorageError("NAME_TOO_LONG", `No name for ${JSON.stringify(name)} fits ${maxLength} characters`);
-  return getAlternativeName(prefix + base.slice(0, room), ext);
-}
-
-function checkLength(name: string, maxLength?: number): void {
-  if (maxLength !== undefined && name.length > maxLength) {
-    throw new StorageError("NAME_TOO_LONG", `${JSON.stringify(name)} is longer than ${maxLength} characters`);
-  }
-}
-
 async function fsyncDir(dir: string): Promise<void> {
   const handle = await fs.open(dir, "r");
   try {
@@ -196,11 +173,6 @@ async function fsyncDir(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
-}
-
-function unavailable(err: unknown): StorageError {
-  if (err instanceof StorageError) return err;
-  return new StorageError("STORAGE_UNAVAILABLE", `Storage failed: ${(err as Error).message}`, { cause: err });
 }
 
 function notFoundOr(err: unknown, name: string): StorageError {

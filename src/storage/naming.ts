@@ -58,3 +58,4 @@ export function assertSafeName(name: string): string {
   }
   return normal;
 }
+
