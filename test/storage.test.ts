@@ -9,7 +9,9 @@ import { InMemoryStorage } from "../src/storage/memory.js";
 import { getValidName } from "../src/storage/naming.js";
 import { S3Storage } from "../src/storage/s3.js";
 import { UrlSigner } from "../src/storage/signing.js";
+import { DatabaseStorage } from "../src/storage/database.js";
 import { S3_CREDENTIALS, startS3Server } from "./helpers/s3.js";
+import { databaseFlavours, startTestServer } from "./helpers/server.js";
 import { storageContract } from "./helpers/storage-contract.js";
 
 const signer = new UrlSigner("contract-signing-key-0123456789");
@@ -64,3 +66,16 @@ storageContract("S3 (a real S3 server on loopback)", async () => {
     },
   };
 });
+
+for (const flavour of await databaseFlavours()) {
+  storageContract(`database (${flavour})`, async () => {
+    const server = await startTestServer(flavour);
+    const prisma = server.app.db.prisma;
+    return {
+      storage: new DatabaseStorage({ prisma, alias: "contract", baseUrl: "/media/db/", signer, chunkSize: 256 * 1024 }),
+      overwriting: new DatabaseStorage({ prisma, alias: "contract-overwrite", baseUrl: "/media/db2/", signer, allowOverwrite: true }),
+      local: false,
+      cleanup: () => server.close(),
+    };
+  });
+}
