@@ -2,18 +2,23 @@
  * Upload benchmark: throughput and memory of a large streaming upload through /graphql.
  *
  * In one run it
- *  - generates a 1 GiB and a 100 MiB file (PDF header + pseudo-random filler) in a temp dir;
- *  - starts a minimal Node HTTP server in a child process that only streams the request body to a
- *    file and fsyncs it (the baseline), and the real service (`node --import tsx src/main.ts`) in
- *    another child process, each with its own temp data dir;
- *  - uploads the same streaming multipart body (GraphQL multipart request spec) to both, several
- *    times, and keeps the best wall time of each (MiB/s of file bytes);
+ *  - generates a 1 GiB and a 100 MiB file (PDF header + pseudo-random filler, fsynced) in a temp dir;
+ *  - starts, in child processes, a minimal Node HTTP server that only streams the request body to
+ *    a file and fsyncs it (the baseline), and the real service (`node --trace-gc --import tsx
+ *    src/main.ts`, each with its own temp DATA_DIR and the embedded database; --trace-gc only logs,
+ *    so that full GCs during an upload can be counted);
+ *  - warms the service up with one untimed 100 MiB upload, then uploads the same streaming
+ *    multipart body (GraphQL multipart request spec: operations, map, file) to each side RUNS
+ *    times, alternating which side goes first and deleting what was stored after each upload,
+ *    and keeps the best wall time of each side (MiB/s of file bytes, response included);
  *  - measures the service's peak RSS during each upload: VmHWM of the child, reset just before the
  *    upload with `echo 5 > /proc/<pid>/clear_refs` (checked to work; else the max of VmRSS polled
- *    every 50 ms is used). The 100 MiB uploads go to a fresh service process.
+ *    every 50 ms is used). The 100 MiB uploads go to a fresh service process;
+ *  - checks every answer: uploadShelf.original.size and .checksum must match the file.
  *
  * Prints a table and exits 0 whether or not the targets are met; exits 1 when something fails
- * (service did not start, an upload was refused, size or checksum wrong).
+ * (service did not start, an upload was refused, size or checksum wrong). Child processes and
+ * temp dirs are removed on every exit path.
  *
  * Run: npm run bench:upload   (optional env: BENCH_RUNS=2, BENCH_LARGE_MIB=1024, BENCH_SMALL_MIB=100)
  */
@@ -99,11 +104,16 @@ interface Child {
   name: string;
   proc: ChildProcess;
   pid: number;
-  /** Last lines of its stdout and stderr, for error reports. */
+  /** Last lines of its stdout and stderr, for error reports (GC trace lines left out). */
   output: string[];
+  /** Garbage collections reported so far by --trace-gc (0 when the flag is not given). */
+  gcs: { major: number; minor: number };
   exited: Promise<number | null>;
   hasExited(): boolean;
 }
+
+/** A line of V8's --trace-gc output: `[pid:0x…]   1234 ms: Scavenge …` or `… Mark-Compact …`. */
+const GC_TRACE_LINE = /^\[\d+:0x[0-9a-f]+\]\s+[\d.]+ ms: (Mark-Compact|Scavenge|Minor Mark-Compact|Mark-Sweep)\b/;
 
 const liveChildren = new Set<ChildProcess>();
 const tempDirs: string[] = [];
@@ -113,10 +123,17 @@ function startChild(name: string, args: string[], env: NodeJS.ProcessEnv): Child
   if (proc.pid === undefined) throw new Error(`Could not start ${name}`);
   liveChildren.add(proc);
   const output: string[] = [];
+  const gcs = { major: 0, minor: 0 };
   let done = false;
   const keep = (chunk: Buffer) => {
     for (const line of chunk.toString("utf8").split("\n")) {
       if (line.trim() === "") continue;
+      const gc = GC_TRACE_LINE.exec(line);
+      if (gc) {
+        if (gc[1] === "Mark-Compact") gcs.major++;
+        else gcs.minor++;
+        continue;
+      }
       output.push(line);
       if (output.length > 40) output.shift();
     }
@@ -130,7 +147,7 @@ function startChild(name: string, args: string[], env: NodeJS.ProcessEnv): Child
       resolve(code ?? (signal ? -1 : null));
     });
   });
-  return { name, proc, pid: proc.pid, output, exited, hasExited: () => done };
+  return { name, proc, pid: proc.pid, output, gcs, exited, hasExited: () => done };
 }
 
 /** SIGTERM, then SIGKILL if it has not gone after `graceMs` (the data dir is thrown away anyway). */
@@ -201,7 +218,10 @@ async function startService(label: string, root: string): Promise<Service> {
     await fsp.mkdir(dataDir);
     const port = await freePort();
     const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const key of ["DATABASE_URL", "AUTH_JWT_SECRET", "MEDIA_ROOT", "MEDIA_URL", "BENCH_ROLE", "BENCH_DIR"]) delete env[key];
+    // The embedded database, no auth, the default filesystem storage under DATA_DIR/media.
+    for (const key of Object.keys(env)) {
+      if (/^(DATABASE_URL|AUTH_JWT_SECRET|MEDIA_ROOT|MEDIA_URL|STORAGE.*|S3_.*|BENCH_.*)$/.test(key)) delete env[key];
+    }
     Object.assign(env, {
       NODE_ENV: "production",
       HOST: "127.0.0.1",
@@ -210,7 +230,7 @@ async function startService(label: string, root: string): Promise<Service> {
       MAX_SIZE_DOCUMENT: String(Math.max(LARGE_BYTES, SMALL_BYTES) * 4),
     });
     const started = performance.now();
-    const child = startChild(`service ${label}`, ["--import", "tsx", "src/main.ts"], env);
+    const child = startChild(`service ${label}`, ["--trace-gc", "--import", "tsx", "src/main.ts"], env);
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (!child.hasExited() && Date.now() < deadline) {
       if ((await httpGetStatus(port, "/healthz")) === 200) {
@@ -455,6 +475,8 @@ const mib = (kib: number) => `${(kib / 1024).toFixed(0)} MiB`;
 interface RunResult {
   seconds: number;
   mibPerSecond: number;
+  /** Full (major) and young-generation GCs of the service during the upload. */
+  gcs?: { major: number; minor: number };
   /** CPU seconds the server process used for this upload, user + system. */
   cpuSeconds: number;
   cpuUserSeconds: number;
@@ -473,6 +495,7 @@ async function uploadToBaseline(baseline: Baseline, body: MultipartBody): Promis
 
 async function uploadToService(service: Service, body: MultipartBody): Promise<RunResult> {
   const cpuBefore = cpuSeconds(service.child.pid);
+  const gcsBefore = { ...service.child.gcs };
   const watch = watchMemory(service.child.pid);
   let res: PostResult;
   try {
@@ -483,6 +506,8 @@ async function uploadToService(service: Service, body: MultipartBody): Promise<R
   }
   const mem = watch.finish();
   const cpu = cpuDelta(cpuBefore, cpuSeconds(service.child.pid));
+  await sleep(100); // let the GC trace lines written during the upload arrive through the pipe
+  const gcs = { major: service.child.gcs.major - gcsBefore.major, minor: service.child.gcs.minor - gcsBefore.minor };
   let parsed: {
     data?: { uploadShelf?: { kind?: string; original?: { size?: number; checksum?: string } } } | null;
     errors?: unknown;
@@ -502,49 +527,49 @@ async function uploadToService(service: Service, body: MultipartBody): Promise<R
   if (original.checksum !== body.file.sha256) {
     throw new Error(`uploadShelf.original.checksum is ${original.checksum}, the file's sha256 is ${body.file.sha256}`);
   }
-  return { seconds: res.seconds, mibPerSecond: body.file.size / MiB / res.seconds, cpuSeconds: cpu.total, cpuUserSeconds: cpu.user, mem };
+  return { seconds: res.seconds, mibPerSecond: body.file.size / MiB / res.seconds, cpuSeconds: cpu.total, cpuUserSeconds: cpu.user, gcs, mem };
 }
 
 /** Every regular file under `dir` (directories stay). */
 async function removeFilesUnder(dir: string): Promise<void> {
-  const entries = await fsp.readdir(dir, { recursive: true, withFileTypes: true });
+  const entries = await fsp.readdir(dir, { recursive: true, withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return [];
+    throw err;
+  });
   await Promise.all(entries.filter((e) => e.isFile()).map((e) => fsp.rm(path.join(e.parentPath, e.name), { force: true })));
 }
 
 /**
- * RUNS uploads of `body` to each side, the order alternating from run to run. What an upload
- * stored is removed right after it, outside the timing: on this kind of VM disk, writing gets
- * markedly slower as written data accumulates (dd: 1 GiB in 0.5 s after a delete, 2.8 s after
- * four kept files), which would otherwise favour whichever side goes first. The service's
- * database keeps its rows; the service is thrown away afterwards anyway.
+ * One upload of `body` to each side, `serviceFirst` deciding the order. What an upload stored is
+ * removed right after it, outside the timing: on this kind of VM disk, writing gets markedly
+ * slower as written data accumulates (dd: 1 GiB in 0.5 s after a delete, 2.8 s after four kept
+ * files), which would otherwise favour whichever side goes first. The service's database keeps
+ * its rows; the service is thrown away afterwards anyway.
  */
-async function comparePair(
+async function uploadPair(
+  label: string,
   baseline: Baseline,
   service: Service,
   body: MultipartBody,
-): Promise<{ baselineRuns: RunResult[]; serviceRuns: RunResult[] }> {
-  const baselineRuns: RunResult[] = [];
-  const serviceRuns: RunResult[] = [];
-  const runBaseline = async (i: number) => {
-    const run = await uploadToBaseline(baseline, body);
+  serviceFirst: boolean,
+): Promise<{ baselineRun: RunResult; serviceRun: RunResult }> {
+  let baselineRun: RunResult | undefined;
+  let serviceRun: RunResult | undefined;
+  const runBaseline = async () => {
+    baselineRun = await uploadToBaseline(baseline, body);
     await removeFilesUnder(baseline.dir);
-    baselineRuns.push(run);
-    logRun(`baseline run ${i}`, run);
+    logRun(`baseline ${label}`, baselineRun);
   };
-  const runService = async (i: number) => {
-    const run = await uploadToService(service, body);
+  const runService = async () => {
+    serviceRun = await uploadToService(service, body);
     await removeFilesUnder(path.join(service.dataDir, "media"));
-    serviceRuns.push(run);
-    logRun(`service run ${i}`, run);
+    logRun(`service  ${label}`, serviceRun);
   };
-  for (let i = 1; i <= RUNS; i++) {
-    const order = i % 2 === 1 ? [runBaseline, runService] : [runService, runBaseline];
-    for (const step of order) {
-      await step(i);
-      await sleep(SETTLE_MS);
-    }
+  for (const step of serviceFirst ? [runService, runBaseline] : [runBaseline, runService]) {
+    await step();
+    await sleep(SETTLE_MS);
   }
-  return { baselineRuns, serviceRuns };
+  return { baselineRun: baselineRun!, serviceRun: serviceRun! };
 }
 
 /**
@@ -580,7 +605,8 @@ function logRun(what: string, run: RunResult): void {
   const mem = run.mem
     ? `  peak RSS ${mib(run.mem.peakKiB)} (idle ${mib(run.mem.idleKiB)}, +${mib(run.mem.peakKiB - run.mem.idleKiB)}; polled max ${mib(run.mem.polledPeakKiB)}; ${run.mem.hwmReset ? "VmHWM reset ok" : "VmHWM reset NOT verified, polled"})`
     : "";
-  const cpu = `cpu ${run.cpuSeconds.toFixed(2).padStart(5)} s (user ${run.cpuUserSeconds.toFixed(2)})`;
+  const gc = run.gcs ? `  GCs ${run.gcs.major} full / ${run.gcs.minor} young` : "";
+  const cpu = `cpu ${run.cpuSeconds.toFixed(2).padStart(5)} s (user ${run.cpuUserSeconds.toFixed(2)})${gc}`;
   console.log(`  ${what.padEnd(16)} ${run.seconds.toFixed(2).padStart(6)} s  ${run.mibPerSecond.toFixed(0).padStart(5)} MiB/s  ${cpu}${mem}`);
 }
 
@@ -597,12 +623,8 @@ async function main(): Promise<void> {
 
   const children: Child[] = [];
   try {
-    // Start both servers first; generate the files while the service boots.
-    const baselinePromise = startBaseline(root);
-    const serviceLargePromise = startService("service-large", root);
-    baselinePromise.catch(() => {});
-    serviceLargePromise.catch(() => {});
-
+    // The files first: a service that boots while the machine is busy tends to settle into a
+    // GC regime with many more full collections during uploads (see the report on GCs below).
     const filesDir = path.join(root, "files");
     await fsp.mkdir(filesDir);
     const t = performance.now();
@@ -610,33 +632,39 @@ async function main(): Promise<void> {
     const small = generateFile(path.join(filesDir, "small.pdf"), SMALL_BYTES);
     console.log(`generated test files in ${((performance.now() - t) / 1000).toFixed(1)} s (written and fsynced)`);
 
-    const baseline = await baselinePromise;
+    const baseline = await startBaseline(root);
     children.push(baseline.child);
-    const serviceLarge = await serviceLargePromise;
-    children.push(serviceLarge.child);
-    console.log(`service ready in ${serviceLarge.startupSeconds.toFixed(1)} s (pid ${serviceLarge.child.pid}); baseline pid ${baseline.child.pid}`);
+    const service = await startService("service", root);
+    children.push(service.child);
+    console.log(`service ready in ${service.startupSeconds.toFixed(1)} s (pid ${service.child.pid}); baseline pid ${baseline.child.pid}`);
 
     const largeBody = multipartBody(large, "bench-large.pdf");
     const smallBody = multipartBody(small, "bench-small.pdf");
 
-    if (process.env.BENCH_WARMUP !== "0") console.log(`warm-up: ${await warmUp(serviceLarge, smallBody)}`);
+    console.log(`warm-up: ${await warmUp(service, smallBody)}`);
     await uploadToBaseline(baseline, smallBody);
     await removeFilesUnder(baseline.dir);
 
-    console.log(`\n${sizeLabel(LARGE_BYTES)} uploads:`);
-    const { baselineRuns: baselineLarge, serviceRuns: servLarge } = await comparePair(baseline, serviceLarge, largeBody);
-    const resetNoteLarge = servLarge[0]?.mem?.resetNote;
-    await stopChild(serviceLarge.child);
-
-    // A fresh service process for the small file, so nothing of the large uploads carries over.
-    const serviceSmall = await startService("service-small", root);
-    children.push(serviceSmall.child);
-    console.log(`\nfresh service ready in ${serviceSmall.startupSeconds.toFixed(1)} s (pid ${serviceSmall.child.pid})`);
-    if (process.env.BENCH_WARMUP !== "0") console.log(`warm-up: ${await warmUp(serviceSmall, smallBody)}`);
-    console.log(`${sizeLabel(SMALL_BYTES)} uploads:`);
-    const { baselineRuns: baselineSmall, serviceRuns: servSmall } = await comparePair(baseline, serviceSmall, smallBody);
-    const resetNoteSmall = servSmall[0]?.mem?.resetNote;
-    await stopChild(serviceSmall.child);
+    // One service process for both sizes, with VmHWM reset before every upload: the RSS a fresh
+    // process idles at varies by a few hundred MiB from one start to the next (start-up garbage
+    // given back or not), which would swamp the comparison between two processes. The sizes and
+    // the order of the two sides alternate so that drift hits both alike.
+    const baselineLarge: RunResult[] = [];
+    const servLarge: RunResult[] = [];
+    const baselineSmall: RunResult[] = [];
+    const servSmall: RunResult[] = [];
+    console.log("");
+    for (let i = 1; i <= RUNS; i++) {
+      const serviceFirst = i % 2 === 0;
+      const large = await uploadPair(`${sizeLabel(LARGE_BYTES)} #${i}`, baseline, service, largeBody, serviceFirst);
+      baselineLarge.push(large.baselineRun);
+      servLarge.push(large.serviceRun);
+      const small = await uploadPair(`${sizeLabel(SMALL_BYTES)} #${i}`, baseline, service, smallBody, !serviceFirst);
+      baselineSmall.push(small.baselineRun);
+      servSmall.push(small.serviceRun);
+    }
+    const resetNote = servLarge[0]?.mem?.resetNote;
+    await stopChild(service.child);
     await stopChild(baseline.child);
 
     // Summary.
@@ -652,8 +680,7 @@ async function main(): Promise<void> {
     const allReset = [...servLarge, ...servSmall].every((r) => r.mem?.hwmReset);
 
     console.log(`\nVmHWM reset check: ${allReset ? "ok for every upload" : "NOT verified for some uploads (polled VmRSS used there)"}`);
-    if (resetNoteLarge) console.log(`  first large upload: ${resetNoteLarge}`);
-    if (resetNoteSmall) console.log(`  first small upload: ${resetNoteSmall}`);
+    if (resetNote) console.log(`  first measured upload: ${resetNote}`);
 
     const rows: Array<[string, string, string, string]> = [
       [`baseline throughput, ${sizeLabel(LARGE_BYTES)} (best of ${RUNS})`, `${bLarge.toFixed(0)} MiB/s`, "", ""],
@@ -662,6 +689,12 @@ async function main(): Promise<void> {
       [
         `server CPU per ${sizeLabel(LARGE_BYTES)} upload (info)`,
         `${minCpu(baselineLarge).toFixed(1)} s baseline / ${minCpu(servLarge).toFixed(1)} s service`,
+        "",
+        "",
+      ],
+      [
+        `service full GCs per ${sizeLabel(LARGE_BYTES)} upload (info)`,
+        servLarge.map((r) => r.gcs?.major ?? 0).join(", "),
         "",
         "",
       ],

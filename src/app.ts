@@ -12,7 +12,7 @@ import { DeletionQueue } from "./media/deletions.js";
 import { KindRegistry } from "./media/kinds.js";
 import type { Services } from "./media/services.js";
 import { ShelfService } from "./media/shelves.js";
-import { createStorages } from "./storage/registry.js";
+import { openStorages } from "./storage/registry.js";
 
 const SCHEMA_FILE = fileURLToPath(new URL("../schema.graphql", import.meta.url));
 
@@ -39,7 +39,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     if (applied.length > 0) log(`applied migrations: ${applied.join(", ")}`);
     await fs.mkdir(config.mediaRoot, { recursive: true });
 
-    const storages = createStorages({ mediaRoot: config.mediaRoot, mediaUrl: config.mediaUrl });
+    const storages = openStorages({ ...config, settings: config.storage, prisma: db.prisma });
     const kinds = new KindRegistry(config.kindLimits);
     const deletions = new DeletionQueue(db.prisma, storages, { log });
     const shelves = new ShelfService({
@@ -60,7 +60,6 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
       services,
       resolveViewer: createViewerResolver(config.auth),
       production: config.production,
-      mediaUrl: config.mediaUrl,
       maxFiles: config.uploads.maxFiles,
       log,
       healthCheck: async () => {
@@ -89,6 +88,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
         });
         await apollo.stop();
         await deletions.stop();
+        storages.close();
         await db.close();
       },
     };

@@ -1,5 +1,8 @@
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { storageSettingsFromEnv, StorageSettingsSchema, type StorageSettings } from "./storage/settings.js";
+import { validateUploadRoute } from "./storage/routes.js";
 
 /** Environment variables → one validated, typed configuration. Every variable is listed in the README. */
 
@@ -37,6 +40,8 @@ const EnvSchema = z.object({
   FFMPEG_PATH: z.string().default("ffmpeg"),
   FFPROBE_PATH: z.string().default("ffprobe"),
   PROBE_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  STORAGE_CONFIG: optionalString,
+  MEDIA_SIGNING_KEY: optionalString.refine((v) => v === undefined || v.length >= 32, "MEDIA_SIGNING_KEY must be at least 32 characters"),
 });
 
 export type Config = {
@@ -55,6 +60,9 @@ export type Config = {
   kindLimits: { IMAGE: number; AUDIO: number; VIDEO: number; DOCUMENT: number };
   image: { maxPixels: number };
   ffmpeg: { ffmpegPath: string; ffprobePath: string; probeTimeoutMs: number };
+  storage: StorageSettings;
+  /** Key for signed media links; without one a key is generated once and kept in DATA_DIR. */
+  signingKey?: string;
 };
 
 export class ConfigError extends Error {}
@@ -87,5 +95,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     image: { maxPixels: e.IMAGE_MAX_PIXELS },
     ffmpeg: { ffmpegPath: e.FFMPEG_PATH, ffprobePath: e.FFPROBE_PATH, probeTimeoutMs: e.PROBE_TIMEOUT_MS },
+    storage: loadStorageSettings(env, e.STORAGE_CONFIG),
+    signingKey: e.MEDIA_SIGNING_KEY,
   };
+}
+
+/** Storage from a JSON file (several aliases, routing, upload routes) or, for one backend, from the environment. */
+function loadStorageSettings(env: NodeJS.ProcessEnv, file: string | undefined): StorageSettings {
+  let raw: unknown;
+  try {
+    raw = file ? JSON.parse(readFileSync(path.resolve(file), "utf8")) : storageSettingsFromEnv(env);
+  } catch (err) {
+    throw new ConfigError(`Invalid storage configuration${file ? ` in ${file}` : ""}: ${(err as Error).message}`);
+  }
+  const parsed = StorageSettingsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(storage)"}: ${i.message}`);
+    throw new ConfigError(`Invalid storage configuration${file ? ` in ${file}` : ""}:\n${lines.join("\n")}`);
+  }
+  try {
+    Object.values(parsed.data.uploadRoutes).forEach(validateUploadRoute);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  return parsed.data;
 }

@@ -121,11 +121,12 @@ for (const flavour of await databaseFlavours()) {
         assert.equal(sha256(await fs.readFile(onDisk)), sha256(jpeg));
         assert.ok(!res.data!.uploadShelf.title.includes("\u0000"));
       }
-      // The server's sandbox holds its data directory alone: every file in it is in the media root or the database.
+      // The server's sandbox holds its data directory alone: every file in it is in the media root, the database or the signing key.
       const everything = await listFiles(server.sandbox);
       const media = everything.filter((f) => path.resolve(server.sandbox, f).startsWith(server.mediaRoot + path.sep));
       const database = everything.filter((f) => f.startsWith(`data${path.sep}db${path.sep}`));
-      assert.deepEqual(everything.filter((f) => !media.includes(f) && !database.includes(f)), []);
+      const service = [`data${path.sep}signing.key`];
+      assert.deepEqual(everything.filter((f) => !media.includes(f) && !database.includes(f) && !service.includes(f)), []);
       assert.equal(media.length, names.length);
       for (const id of ids) {
         const shelf = await gql(server.url, GetShelfDocument, { id });

@@ -4,7 +4,7 @@ import { openDatabase } from "../db/client.js";
 import { applyPendingMigrations } from "../db/migrate.js";
 import { DeletionQueue } from "../media/deletions.js";
 import { collectGarbage } from "../media/gc.js";
-import { createStorages } from "../storage/registry.js";
+import { openStorages } from "../storage/registry.js";
 
 const USAGE = `usage: npm run media -- <command> [options]
 
@@ -30,13 +30,14 @@ async function main(argv: string[]): Promise<number> {
         const { values } = parseArgs({ args: rest, options: { "dry-run": { type: "boolean" }, "grace-minutes": { type: "string" } } });
         const graceMinutes = Number(values["grace-minutes"] ?? 60);
         if (!Number.isFinite(graceMinutes) || graceMinutes < 0) throw new ConfigError("--grace-minutes must be a number >= 0");
-        const storages = createStorages({ mediaRoot: config.mediaRoot, mediaUrl: config.mediaUrl });
+        const storages = openStorages({ ...config, settings: config.storage, prisma: db.prisma });
         if (!values["dry-run"]) await new DeletionQueue(db.prisma, storages, { log: (m) => console.log(m) }).drain();
         const report = await collectGarbage(db.prisma, storages, {
           graceMs: graceMinutes * 60_000,
           dryRun: values["dry-run"],
           log: (m) => console.log(m),
         });
+        storages.close();
         console.log(`scanned ${report.scanned} object(s), ${values["dry-run"] ? "found" : "removed"} ${report.orphans.length} orphan(s)`);
         return 0;
       }

@@ -13,11 +13,31 @@ export function isInlineType(mimeType: string): boolean {
   return INLINE_TYPES.some((pattern) => pattern.test(mimeType));
 }
 
+interface MediaDeps {
+  shelves: ShelfService;
+  storages: StorageRegistry;
+  log: (m: string) => void;
+}
+
+/**
+ * The media route of every storage alias whose files the service serves (or redirects to), each
+ * under its own URL prefix, longest first so nested prefixes find their own alias.
+ */
+export function mediaRoutes(deps: MediaDeps): Array<[path: string, router: Router]> {
+  return deps.storages
+    .aliases()
+    .map((alias) => ({ alias, serving: deps.storages.serving(alias) }))
+    .filter(({ serving }) => serving.mode !== "direct")
+    .map(({ alias, serving }) => ({ alias, path: new URL(serving.baseUrl, "http://localhost").pathname }))
+    .sort((a, b) => b.path.length - a.path.length)
+    .map(({ alias, path }) => [path, mediaRouter({ ...deps, alias })]);
+}
+
 /**
  * Streams stored files by name with the headers a media player or browser needs: the stored
  * type, length, validators, byte ranges, and the headers that keep a hostile file inert.
  */
-export function mediaRouter(deps: { shelves: ShelfService; storages: StorageRegistry; storageAlias: string; log: (m: string) => void }): Router {
+function mediaRouter(deps: MediaDeps & { alias: string }): Router {
   const router = Router();
   router.get("/*name", (req, res, next) => {
     serve(req, res, deps).catch(next);
@@ -44,17 +64,30 @@ function notModified(req: Request, etag: string, modified: Date): boolean {
   return !Number.isNaN(since) && Math.floor(modified.getTime() / 1000) <= Math.floor(since / 1000);
 }
 
-async function serve(
-  req: Request,
-  res: Response,
-  deps: { shelves: ShelfService; storages: StorageRegistry; storageAlias: string; log: (m: string) => void },
-): Promise<void> {
+async function serve(req: Request, res: Response, deps: MediaDeps & { alias: string }): Promise<void> {
   const segments = (req.params as { name?: string[] }).name ?? [];
   const name = segments.join("/");
   res.setHeader("X-Content-Type-Options", "nosniff");
-  const file = isSafeName(name) ? await deps.shelves.fileByName(deps.storageAlias, name) : null;
+  if (!isSafeName(name)) {
+    res.status(404).type("text/plain").send("Not found");
+    return;
+  }
+  const serving = deps.storages.serving(deps.alias);
+  const signature = deps.storages.checkSignature(deps.alias, name, req.query as Record<string, unknown>);
+  // A private alias needs a valid link; a tampered or expired link is refused anywhere.
+  if (signature === "invalid" || signature === "expired" || (serving.signed && signature !== "valid")) {
+    res.status(403).type("text/plain").send(signature === "expired" ? "This link has expired" : "Forbidden");
+    return;
+  }
+  const download = req.query.download === "1";
+  const file = await deps.shelves.fileByName(deps.alias, name);
   if (!file || file.status !== "READY") {
     res.status(404).type("text/plain").send("Not found");
+    return;
+  }
+  if (serving.mode === "redirect") {
+    res.setHeader("Cache-Control", "private, no-store");
+    res.redirect(302, await deps.storages.get(deps.alias).url(name, { expiresIn: 300, download }));
     return;
   }
   const size = Number(file.size);
@@ -64,12 +97,12 @@ async function serve(
   res.setHeader("ETag", etag);
   res.setHeader("Last-Modified", lastModified);
   res.setHeader("Accept-Ranges", "bytes");
-  res.setHeader("Cache-Control", "public, max-age=3600");
+  res.setHeader("Cache-Control", signature === "valid" ? "private, max-age=300" : "public, max-age=3600");
   res.setHeader("Content-Security-Policy", "default-src 'none'; sandbox");
   // attachment() also guesses a Content-Type from the name; the stored, sniffed type wins.
   res.attachment(basename);
   res.setHeader("Content-Type", file.mimeType);
-  if (isInlineType(file.mimeType)) {
+  if (isInlineType(file.mimeType) && !download) {
     res.setHeader("Content-Disposition", String(res.getHeader("Content-Disposition")).replace(/^attachment/, "inline"));
   }
 
@@ -104,7 +137,7 @@ async function serve(
   }
   let stream;
   try {
-    stream = await deps.storages.get(file.storage).open(file.name, { start, end });
+    stream = await deps.storages.get(deps.alias).open(file.name, { start, end });
   } catch (err) {
     if (err instanceof StorageError && err.code === "NOT_FOUND") {
       deps.log(`media row ${file.id} has no stored bytes at ${file.storage}:${file.name}`);

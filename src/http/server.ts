@@ -10,7 +10,7 @@ import { createLoaders } from "../graphql/loaders.js";
 import { uploadRequestRules } from "../graphql/uploads.js";
 import { MediaError } from "../media/errors.js";
 import type { Services } from "../media/services.js";
-import { mediaRouter } from "./media.js";
+import { mediaRoutes } from "./media.js";
 import { multipartGuard, multipartUploads } from "./multipart.js";
 
 export interface HttpOptions {
@@ -19,7 +19,6 @@ export interface HttpOptions {
   services: Services;
   resolveViewer: (authorization: string | undefined) => Promise<Viewer>;
   production: boolean;
-  mediaUrl: string;
   maxFiles: number;
   log: (message: string) => void;
   healthCheck: () => Promise<void>;
@@ -53,11 +52,9 @@ export async function createHttpApp(options: HttpOptions): Promise<{ app: expres
     }
   });
 
-  const mediaPath = new URL(options.mediaUrl, "http://localhost").pathname;
-  app.use(
-    mediaPath,
-    mediaRouter({ shelves: options.services.shelves, storages: options.services.storages, storageAlias: "default", log: options.log }),
-  );
+  for (const [path, router] of mediaRoutes({ shelves: options.services.shelves, storages: options.services.storages, log: options.log })) {
+    app.use(path, router);
+  }
 
   app.use(
     "/graphql",

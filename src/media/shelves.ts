@@ -34,7 +34,7 @@ export interface ShelfServiceDeps {
   storages: StorageRegistry;
   kinds: KindRegistry;
   deletions: DeletionQueue;
-  staging: Omit<StagingOptions, "storage" | "kinds">;
+  staging: Omit<StagingOptions, "storages" | "kinds">;
 }
 
 /** One owner's shelves: upload, read, rename, delete. Every method is scoped to `ownerId`. */
@@ -47,22 +47,20 @@ export class ShelfService {
    * transaction records every shelf and promotes every file.
    */
   async upload(ownerId: string, requests: UploadRequest[]): Promise<Shelf[]> {
-    const storageAlias = "default";
-    const storage = this.deps.storages.get(storageAlias);
-    const options = { ...this.deps.staging, kinds: this.deps.kinds, storage };
+    const options = { ...this.deps.staging, kinds: this.deps.kinds, storages: this.deps.storages };
     const results = await Promise.allSettled(
       requests.map(async (request) => {
         const file = await Promise.resolve(request.file).catch((err: unknown) => Promise.reject(uploadReadError(err)));
-        return stageUpload(file, { kind: request.kind ?? undefined, title: request.title }, options);
+        return stageUpload(file, { ownerId, kind: request.kind ?? undefined, title: request.title }, options);
       }),
     );
     const staged = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
     try {
       const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
       if (failure) throw failure.reason;
-      return await this.record(ownerId, storageAlias, staged);
+      return await this.record(ownerId, staged);
     } catch (err) {
-      await Promise.all(staged.map((s) => storage.delete(s.stagedName).catch(() => {})));
+      await Promise.all(staged.map((s) => this.deps.storages.get(s.storageAlias).delete(s.stagedName).catch(() => {})));
       throw err;
     }
   }
@@ -74,9 +72,8 @@ export class ShelfService {
    * whose reply was lost still counts); a crash in between leaves an orphan for `gc`, never a
    * row without bytes.
    */
-  private async record(ownerId: string, storageAlias: string, staged: StagedFile[]): Promise<Shelf[]> {
-    const storage = this.deps.storages.get(storageAlias);
-    const promoted: string[] = [];
+  private async record(ownerId: string, staged: StagedFile[]): Promise<Shelf[]> {
+    const promoted: StagedFile[] = [];
     try {
       return await this.deps.prisma.$transaction(async (tx) => {
         const shelves: Shelf[] = [];
@@ -93,7 +90,7 @@ export class ShelfService {
                     id: s.fileId,
                     variant: ORIGINAL_VARIANT,
                     role: "ORIGINAL",
-                    storage: storageAlias,
+                    storage: s.storageAlias,
                     name: s.finalName,
                     size: BigInt(s.size),
                     mimeType: s.format.mimeType,
@@ -109,8 +106,8 @@ export class ShelfService {
           );
         }
         for (const s of staged) {
-          await storage.move(s.stagedName, s.finalName);
-          promoted.push(s.finalName);
+          await this.deps.storages.get(s.storageAlias).move(s.stagedName, s.finalName);
+          promoted.push(s);
         }
         return shelves;
       }, TRANSACTION_LIMITS);
@@ -118,7 +115,9 @@ export class ShelfService {
       const committed = await this.deps.prisma.mediaFile
         .count({ where: { id: { in: staged.map((s) => s.fileId) } } })
         .catch(() => undefined);
-      if (committed === 0) await Promise.all(promoted.map((name) => storage.delete(name).catch(() => {})));
+      if (committed === 0) {
+        await Promise.all(promoted.map((s) => this.deps.storages.get(s.storageAlias).delete(s.finalName).catch(() => {})));
+      }
       throw err;
     }
   }

@@ -8,7 +8,7 @@ import { pipeline } from "node:stream/promises";
 import { fileTypeFromBuffer } from "file-type";
 import type { MediaKind } from "../db/generated/enums.js";
 import type { Storage } from "../storage/contract.js";
-import { getValidName } from "../storage/naming.js";
+import type { StorageRegistry } from "../storage/registry.js";
 import { AnalysisError, analyzeAudioVideo, analyzeImage, type MediaInfo } from "../transcode/analyze.js";
 import { MediaError } from "./errors.js";
 import type { KindRegistry, KindSpec, MediaFormat } from "./kinds.js";
@@ -25,7 +25,7 @@ export interface IncomingFile {
 
 export interface StagingOptions {
   kinds: KindRegistry;
-  storage: Storage;
+  storages: StorageRegistry;
   image: { maxPixels: number };
   ffprobe: { ffprobePath: string; timeoutMs: number };
 }
@@ -33,6 +33,8 @@ export interface StagingOptions {
 /** A file whose bytes are stored under a temporary name, checked and analysed, not yet recorded. */
 export interface StagedFile {
   shelfId: string;
+  /** The storage alias that holds the bytes (the kind's route for originals). */
+  storageAlias: string;
   fileId: string;
   kind: MediaKind;
   title: string;
@@ -51,7 +53,7 @@ export interface StagedFile {
  */
 export async function stageUpload(
   file: IncomingFile,
-  request: { kind?: MediaKind; title?: string | null },
+  request: { ownerId: string; kind?: MediaKind; title?: string | null },
   options: StagingOptions,
 ): Promise<StagedFile> {
   let source: Readable;
@@ -63,6 +65,7 @@ export async function stageUpload(
   const iterator = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const chunks = { next: () => iterator.next().catch((err: unknown) => Promise.reject(uploadReadError(err))) };
   let stagedName: string | undefined;
+  let storage: Storage | undefined;
   try {
     const { head, ended } = await readHead(chunks, SNIFF_BYTES);
     if (head.length === 0) throw new MediaError("BAD_USER_INPUT", "The file is empty");
@@ -89,25 +92,33 @@ export async function stageUpload(
         throw new MediaError("PAYLOAD_TOO_LARGE", `The file is larger than the ${limit} bytes allowed for ${spec.kind}`);
       }
     }
+    const storageAlias = options.storages.aliasFor(spec.kind, "original");
+    storage = options.storages.get(storageAlias);
     const tempName = `.incoming/${fileId}.${format.extension}`;
-    stagedName = await options.storage.save(tempName, Readable.from(metered()), { contentType: format.mimeType });
+    stagedName = await storage.save(tempName, Readable.from(metered()), { contentType: format.mimeType });
 
-    const info = await analyze(options.storage, stagedName, spec, format, options);
+    const info = await analyze(storage, stagedName, spec, format, options);
     return {
       shelfId,
+      storageAlias,
       fileId,
       kind: spec.kind,
       title: titleFrom(request.title, file.filename),
       format,
       stagedName,
-      finalName: finalNameFor(spec.kind, shelfId, file.filename, format.extension),
+      finalName: options.storages.uploadName(storageAlias, spec.kind, {
+        owner: request.ownerId,
+        shelf: shelfId,
+        name: stemOf(file.filename),
+        ext: format.extension,
+      }),
       size,
       checksum: hash.digest("hex"),
       info,
     };
   } catch (err) {
     discardRest(iterator);
-    if (stagedName) await options.storage.delete(stagedName).catch(() => {});
+    if (stagedName) await storage?.delete(stagedName).catch(() => {});
     throw err;
   }
 }
@@ -216,7 +227,7 @@ export async function withLocalFile<T>(storage: Storage, name: string, fn: (file
 /** The client's file name is display data only: it becomes a title, never a path. */
 function titleFrom(title: string | null | undefined, filename: string): string {
   if (title != null) return cleanTitle(title);
-  const stem = path.posix.basename(filename.replace(/\\/g, "/")).replace(/\.[^.]*$/, "");
+  const stem = stemOf(filename);
   try {
     return cleanTitle(stem.slice(0, MAX_TITLE_LENGTH));
   } catch {
@@ -237,17 +248,7 @@ export function cleanTitle(raw: string): string {
   return clean;
 }
 
-/** `<kind>/<yyyy>/<mm>/<shelf id>/<valid name>.<detected extension>`: unique, and never from the client's path. */
-function finalNameFor(kind: MediaKind, shelfId: string, filename: string, extension: string): string {
-  const now = new Date();
-  const stem = filename.replace(/\\/g, "/").split("/").pop()!.replace(/\.[^.]*$/, "");
-  let base: string;
-  try {
-    base = getValidName(stem, 80);
-  } catch {
-    base = "file";
-  }
-  const month = String(now.getUTCMonth() + 1).padStart(2, "0");
-  return `${kind.toLowerCase()}/${now.getUTCFullYear()}/${month}/${shelfId}/${base}.${extension}`;
+/** The client's file name without directories or extension: display data for titles and routes. */
+function stemOf(filename: string): string {
+  return path.posix.basename(filename.replace(/\\/g, "/")).replace(/\.[^.]*$/, "");
 }
-

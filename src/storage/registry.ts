@@ -1,23 +1,162 @@
-import type { Storage } from "./contract.js";
+import { randomUUID } from "node:crypto";
+import type { PrismaClient } from "../db/client.js";
+import type { Storage, UrlOptions } from "./contract.js";
+import { DatabaseStorage } from "./database.js";
 import { FileSystemStorage } from "./filesystem.js";
+import { InMemoryStorage } from "./memory.js";
+import { normalizingImageExtensions } from "./normalize.js";
+import { renderUploadRoute, type RouteTokens } from "./routes.js";
+import { S3Storage, type ObjectParameters } from "./s3.js";
+import { servedUrl } from "./served.js";
+import type { BackendSettings, StorageSettings } from "./settings.js";
+import { loadOrCreateSigningKey, UrlSigner } from "./signing.js";
 
-/** Storage backends by alias, like Django's STORAGES; `default` is required. */
+export type FileRole = "original" | "version";
+
+/** How clients reach one alias's bytes. */
+export interface Serving {
+  /** "service": the media route streams them; "redirect": it answers with a link to the store; "direct": links go to the store. */
+  mode: "service" | "redirect" | "direct";
+  /** URL prefix of the media route for this alias (unused for "direct"). */
+  baseUrl: string;
+  /** Links are signed and expire. */
+  signed: boolean;
+  expiresIn: number;
+}
+
+export interface RegistryOptions {
+  settings: StorageSettings;
+  /** Defaults for filesystem backends without a location, and for URLs. */
+  mediaRoot: string;
+  mediaUrl: string;
+  signer: UrlSigner;
+  prisma: PrismaClient;
+}
+
+export const DEFAULT_UPLOAD_ROUTE = "{kind}/{yyyy}/{mm}/{shelf}/{name}.{ext}";
+
+/**
+ * Storage backends by alias, like Django's STORAGES (`default` is required): each is built on
+ * first use and kept. Also answers which alias holds which kind's originals and versions, where
+ * in it an upload goes, and how its files are served.
+ */
 export class StorageRegistry {
-  constructor(private readonly backends: Record<string, Storage> & { default: Storage }) {}
+  private readonly built = new Map<string, Storage>();
+
+  constructor(private readonly options: RegistryOptions) {}
+
+  /** The backends' raw settings, like Django's storages.backends. */
+  get backends(): Record<string, BackendSettings> {
+    return this.options.settings.storages;
+  }
 
   get(alias: string): Storage {
-    const storage = this.backends[alias];
-    if (!storage) throw new Error(`No storage configured under the alias ${JSON.stringify(alias)}`);
+    let storage = this.built.get(alias);
+    if (!storage) {
+      const settings = this.backends[alias];
+      if (!settings) throw new Error(`No storage configured under the alias ${JSON.stringify(alias)}`);
+      storage = this.createStorage(settings, alias);
+      this.built.set(alias, storage);
+    }
     return storage;
   }
 
   aliases(): string[] {
     return Object.keys(this.backends);
   }
+
+  /** Django's storages.create_storage(): a new backend from settings, not kept. */
+  createStorage(settings: BackendSettings, alias = `adhoc-${randomUUID()}`): Storage {
+    const serving = this.serving(alias, settings);
+    const served = {
+      baseUrl: serving.baseUrl,
+      querystringAuth: serving.signed,
+      querystringExpire: serving.expiresIn,
+      signer: this.options.signer,
+      scope: alias,
+    };
+    let storage: Storage;
+    switch (settings.backend) {
+      case "filesystem": {
+        const location = settings.options.location ?? (alias === "default" ? this.options.mediaRoot : undefined);
+        // Another alias inside the default root would look like orphans to gc there.
+        if (!location) throw new Error(`The filesystem storage ${JSON.stringify(alias)} needs a location`);
+        storage = new FileSystemStorage({ ...settings.options, ...served, location });
+        break;
+      }
+      case "memory":
+        storage = new InMemoryStorage({ ...settings.options, ...served });
+        break;
+      case "database":
+        storage = new DatabaseStorage({ ...settings.options, ...served, prisma: this.options.prisma, alias });
+        break;
+      case "s3":
+        storage = new S3Storage({ ...settings.options, objectParameters: settings.options.objectParameters as ObjectParameters | undefined });
+        break;
+    }
+    return settings.options.normalizeImageExtensions ? normalizingImageExtensions(storage) : storage;
+  }
+
+  /** How clients reach the files of `alias`. */
+  serving(alias: string, settings: BackendSettings | undefined = this.backends[alias]): Serving {
+    if (!settings) throw new Error(`No storage configured under the alias ${JSON.stringify(alias)}`);
+    const baseUrl = settings.options.baseUrl ?? (alias === "default" ? this.options.mediaUrl : `${this.options.mediaUrl}@${alias}/`);
+    if (settings.backend === "s3") {
+      const mode = settings.options.serve ?? "direct";
+      return { mode: mode === "proxy" ? "service" : mode, baseUrl, signed: false, expiresIn: settings.options.querystringExpire ?? 3600 };
+    }
+    return {
+      mode: "service",
+      baseUrl,
+      signed: settings.options.querystringAuth ?? false,
+      expiresIn: settings.options.querystringExpire ?? 3600,
+    };
+  }
+
+  /** The URL a client uses for `name` in `alias`: the store's own, or the media route's. */
+  async url(alias: string, name: string, options: UrlOptions = {}): Promise<string> {
+    const serving = this.serving(alias);
+    if (serving.mode === "direct") return this.get(alias).url(name, options);
+    return servedUrl(
+      { baseUrl: serving.baseUrl, querystringAuth: serving.signed, querystringExpire: serving.expiresIn, signer: this.options.signer, scope: alias },
+      name,
+      options,
+    );
+  }
+
+  /** Whether a request's query makes a valid link to `name` in `alias` ("missing" when it carries no signature). */
+  checkSignature(alias: string, name: string, query: Record<string, unknown>): ReturnType<UrlSigner["check"]> {
+    return this.options.signer.check(alias, name, query);
+  }
+
+  /** Which alias holds `kind`'s files of `role`: its routing entry, then "*", then "default". */
+  aliasFor(kind: string, role: FileRole): string {
+    const routing = this.options.settings.routing;
+    return routing[kind]?.[role] ?? routing["*"]?.[role] ?? "default";
+  }
+
+  /** Where an upload of `kind` goes inside its storage, from the kind's upload route. */
+  uploadName(alias: string, kind: string, tokens: Omit<RouteTokens, "kind">): string {
+    const routes = this.options.settings.uploadRoutes;
+    const template = routes[kind] ?? routes["*"] ?? DEFAULT_UPLOAD_ROUTE;
+    return this.get(alias).generateFilename(renderUploadRoute(template, { ...tokens, kind }));
+  }
+
+  /** Closes network clients so the process can exit. */
+  close(): void {
+    for (const storage of this.built.values()) if (storage instanceof S3Storage) storage.client.destroy();
+  }
 }
 
-export function createStorages(options: { mediaRoot: string; mediaUrl: string }): StorageRegistry {
-  return new StorageRegistry({
-    default: new FileSystemStorage({ location: options.mediaRoot, baseUrl: options.mediaUrl }),
-  });
+/** The registry for a configuration: the one way the service and its commands open storage. */
+export function openStorages(options: {
+  settings: StorageSettings;
+  mediaRoot: string;
+  mediaUrl: string;
+  dataDir: string;
+  signingKey?: string;
+  prisma: PrismaClient;
+}): StorageRegistry {
+  const signer = new UrlSigner(loadOrCreateSigningKey(options.dataDir, options.signingKey));
+  return new StorageRegistry({ ...options, signer });
 }

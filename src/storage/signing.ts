@@ -1,4 +1,6 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
 
 /**
  * Signed, expiring links for files the service serves itself: an HMAC over the storage alias,
@@ -35,5 +37,29 @@ export class UrlSigner {
     const given = Buffer.from(signature);
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return "invalid";
     return Number(expires) * 1000 < now ? "expired" : "valid";
+  }
+}
+
+/**
+ * The configured key, or one generated on first start and kept in `dir` (readable by the
+ * service's user only), so signed links survive restarts with nothing to configure.
+ */
+export function loadOrCreateSigningKey(dir: string, configured?: string): string {
+  if (configured) return configured;
+  const file = path.join(dir, "signing.key");
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  mkdirSync(dir, { recursive: true });
+  const key = randomBytes(32).toString("base64url");
+  try {
+    writeFileSync(file, `${key}\n`, { mode: 0o600, flag: "wx" });
+    return key;
+  } catch (err) {
+    // Another process created it first: use theirs.
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return readFileSync(file, "utf8").trim();
+    throw err;
   }
 }

@@ -3,6 +3,6 @@ import type { Resolvers } from "../generated/resolvers.js";
 export const mediaFileResolvers: Resolvers = {
   MediaFile: {
     size: (file) => Number(file.size),
-    url: (file, _args, { services }) => services.storages.get(file.storage).url(file.name),
+    url: (file, _args, { services }) => services.storages.url(file.storage, file.name),
   },
 };

@@ -1,0 +1,122 @@
+import { z } from "zod";
+
+/**
+ * What the storage layer is told: backends under aliases (Django's STORAGES), which alias holds
+ * which kind's originals and versions, and where in a backend each kind's uploads go.
+ */
+
+const served = {
+  /** URL prefix under which the service's media route serves this backend. */
+  baseUrl: z.string().optional(),
+  /** Sign every URL (private files): links expire after `querystringExpire` seconds. */
+  querystringAuth: z.boolean().optional(),
+  querystringExpire: z.number().int().positive().optional(),
+};
+
+export const BackendSettingsSchema = z.discriminatedUnion("backend", [
+  z.object({
+    backend: z.literal("filesystem"),
+    options: z
+      .object({
+        location: z.string().optional(),
+        filePermissionsMode: z.number().int().optional(),
+        directoryPermissionsMode: z.number().int().optional(),
+        allowOverwrite: z.boolean().optional(),
+        normalizeImageExtensions: z.boolean().optional(),
+        ...served,
+      })
+      .strict()
+      .default({}),
+  }),
+  z.object({
+    backend: z.literal("memory"),
+    options: z.object({ allowOverwrite: z.boolean().optional(), normalizeImageExtensions: z.boolean().optional(), ...served }).strict().default({}),
+  }),
+  z.object({
+    backend: z.literal("database"),
+    options: z
+      .object({ chunkSize: z.number().int().min(1024).optional(), allowOverwrite: z.boolean().optional(), normalizeImageExtensions: z.boolean().optional(), ...served })
+      .strict()
+      .default({}),
+  }),
+  z.object({
+    backend: z.literal("s3"),
+    options: z
+      .object({
+        bucket: z.string().min(1),
+        location: z.string().optional(),
+        region: z.string().optional(),
+        endpoint: z.string().url().optional(),
+        forcePathStyle: z.boolean().optional(),
+        credentials: z.object({ accessKeyId: z.string(), secretAccessKey: z.string(), sessionToken: z.string().optional() }).optional(),
+        objectParameters: z.record(z.string(), z.unknown()).optional(),
+        querystringAuth: z.boolean().optional(),
+        querystringExpire: z.number().int().positive().optional(),
+        customDomain: z.string().optional(),
+        fileOverwrite: z.boolean().optional(),
+        partSize: z.number().int().min(5 * 1024 * 1024).optional(),
+        queueSize: z.number().int().min(1).max(64).optional(),
+        normalizeImageExtensions: z.boolean().optional(),
+        /** How clients get the bytes: straight from the store (presigned or custom-domain URLs),
+         * through the service's media route answering with a redirect, or streamed by it. */
+        serve: z.enum(["direct", "redirect", "proxy"]).optional(),
+        baseUrl: z.string().optional(),
+      })
+      .strict(),
+  }),
+]);
+
+export type BackendSettings = z.infer<typeof BackendSettingsSchema>;
+
+const ROLE = z.object({ original: z.string().optional(), version: z.string().optional() }).strict();
+
+export const StorageSettingsSchema = z
+  .object({
+    storages: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/, "aliases are lower-case letters, digits, - and _"), BackendSettingsSchema),
+    /** Per kind (or "*" for every kind): the alias for originals and for versions. */
+    routing: z.record(z.string(), ROLE).default({}),
+    /** Per kind (or "*"): the upload route template. */
+    uploadRoutes: z.record(z.string(), z.string()).default({}),
+  })
+  .strict()
+  .refine((s) => "default" in s.storages, { message: "a storage under the alias \"default\" is required" })
+  .superRefine((s, ctx) => {
+    for (const [kind, route] of Object.entries(s.routing)) {
+      for (const alias of [route.original, route.version]) {
+        if (alias && !(alias in s.storages)) ctx.addIssue({ code: "custom", message: `routing.${kind} names the unknown storage ${JSON.stringify(alias)}` });
+      }
+    }
+  });
+
+export type StorageSettings = z.infer<typeof StorageSettingsSchema>;
+
+/** The settings for the common single-backend case, from environment variables. */
+export function storageSettingsFromEnv(env: NodeJS.ProcessEnv): unknown {
+  const backend = env.STORAGE ?? "filesystem";
+  const bool = (v: string | undefined) => (v === undefined || v === "" ? undefined : /^(1|true|yes|on)$/i.test(v));
+  const int = (v: string | undefined) => (v === undefined || v === "" ? undefined : Number(v));
+  if (backend !== "s3") {
+    return { storages: { default: { backend, options: {} } } };
+  }
+  const credentials =
+    env.S3_ACCESS_KEY_ID && env.S3_SECRET_ACCESS_KEY
+      ? { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY, sessionToken: env.S3_SESSION_TOKEN || undefined }
+      : undefined;
+  const options = Object.fromEntries(
+    Object.entries({
+      bucket: env.S3_BUCKET,
+      location: env.S3_LOCATION || undefined,
+      region: env.S3_REGION || undefined,
+      endpoint: env.S3_ENDPOINT || undefined,
+      forcePathStyle: bool(env.S3_FORCE_PATH_STYLE),
+      credentials,
+      querystringAuth: bool(env.S3_QUERYSTRING_AUTH),
+      querystringExpire: int(env.S3_QUERYSTRING_EXPIRE),
+      customDomain: env.S3_CUSTOM_DOMAIN || undefined,
+      fileOverwrite: bool(env.S3_FILE_OVERWRITE),
+      serve: env.S3_SERVE || undefined,
+      objectParameters: env.S3_OBJECT_PARAMETERS ? JSON.parse(env.S3_OBJECT_PARAMETERS) : undefined,
+    }).filter(([, v]) => v !== undefined),
+  );
+  return { storages: { default: { backend: "s3", options } } };
+}
