@@ -13,7 +13,8 @@
  *    and keeps the best wall time of each side (MiB/s of file bytes, response included);
  *  - measures the service's peak RSS during each upload: VmHWM of the child, reset just before the
  *    upload with `echo 5 > /proc/<pid>/clear_refs` (checked to work; else the max of VmRSS polled
- *    every 50 ms is used). The 100 MiB uploads go to a fresh service process;
+ *    every 50 ms is used). One service process takes both sizes, interleaved (a fresh process's
+ *    idle RSS varies by a few hundred MiB from start to start, which would swamp the comparison);
  *  - checks every answer: uploadShelf.original.size and .checksum must match the file.
  *
  * Prints a table and exits 0 whether or not the targets are met; exits 1 when something fails
@@ -541,10 +542,10 @@ async function removeFilesUnder(dir: string): Promise<void> {
 
 /**
  * One upload of `body` to each side, `serviceFirst` deciding the order. What an upload stored is
- * removed right after it, outside the timing: on this kind of VM disk, writing gets markedly
- * slower as written data accumulates (dd: 1 GiB in 0.5 s after a delete, 2.8 s after four kept
- * files), which would otherwise favour whichever side goes first. The service's database keeps
- * its rows; the service is thrown away afterwards anyway.
+ * removed right after it, outside the timing: on the VM disk this was written on, writing got
+ * markedly slower as written data accumulated (dd of 1 GiB with fsync: 0.5 s after a delete,
+ * 2.8 s after four kept files), which would favour whichever side goes first. The service's
+ * database keeps its rows; the service is thrown away afterwards anyway.
  */
 async function uploadPair(
   label: string,
@@ -573,15 +574,13 @@ async function uploadPair(
 }
 
 /**
- * One untimed upload of `body` to a freshly started service, then a wait until its RSS is steady.
- * Right after start-up the service holds a few hundred MiB of start-up garbage that the first
- * major GC (the memory reducer after a while, or the external-memory pressure of an upload)
- * gives back; without this, "peak RSS during an upload" would mostly say whether that GC had
- * happened yet. The warm-up also JIT-compiles the upload path.
+ * One untimed upload of `body` to a freshly started service, then a wait until its RSS is steady
+ * (at most 8 s). Right after start-up the service's RSS is often a few hundred MiB above where it
+ * settles a little later; the warm-up also JIT-compiles the upload path.
  */
-async function warmUp(service: Service, body: MultipartBody): Promise<string> {
+async function warmUp(service: Service, body: MultipartBody): Promise<{ summary: string; resetNote?: string }> {
   const before = readMem(service.child.pid).rssKiB;
-  await uploadToService(service, body);
+  const run = await uploadToService(service, body);
   await removeFilesUnder(path.join(service.dataDir, "media"));
   const samples: number[] = [];
   const deadline = Date.now() + 8000;
@@ -592,7 +591,10 @@ async function warmUp(service: Service, body: MultipartBody): Promise<string> {
     if (Date.now() > deadline) break;
     await sleep(250);
   }
-  return `RSS ${mib(before)} after start-up, ${mib(samples.at(-1)!)} after a warm-up upload of ${sizeLabel(body.file.size)}`;
+  return {
+    summary: `RSS ${mib(before)} after start-up, ${mib(samples.at(-1)!)} after a warm-up upload of ${sizeLabel(body.file.size)}`,
+    resetNote: run.mem?.resetNote,
+  };
 }
 
 const best = (runs: RunResult[]) => runs.reduce((a, b) => (b.mibPerSecond > a.mibPerSecond ? b : a));
@@ -607,7 +609,7 @@ function logRun(what: string, run: RunResult): void {
     : "";
   const gc = run.gcs ? `  GCs ${run.gcs.major} full / ${run.gcs.minor} young` : "";
   const cpu = `cpu ${run.cpuSeconds.toFixed(2).padStart(5)} s (user ${run.cpuUserSeconds.toFixed(2)})${gc}`;
-  console.log(`  ${what.padEnd(16)} ${run.seconds.toFixed(2).padStart(6)} s  ${run.mibPerSecond.toFixed(0).padStart(5)} MiB/s  ${cpu}${mem}`);
+  console.log(`  ${what.padEnd(22)} ${run.seconds.toFixed(2).padStart(6)} s  ${run.mibPerSecond.toFixed(0).padStart(5)} MiB/s  ${cpu}${mem}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -623,8 +625,9 @@ async function main(): Promise<void> {
 
   const children: Child[] = [];
   try {
-    // The files first: a service that boots while the machine is busy tends to settle into a
-    // GC regime with many more full collections during uploads (see the report on GCs below).
+    // The files first, so the service does not boot while this process is busy writing them: in
+    // trials, services started meanwhile more often ran every 1 GiB upload with ~35-40 full GCs
+    // (about 1.5 s more CPU, ~30% less throughput) instead of none. The "full GCs" line shows it.
     const filesDir = path.join(root, "files");
     await fsp.mkdir(filesDir);
     const t = performance.now();
@@ -641,7 +644,8 @@ async function main(): Promise<void> {
     const largeBody = multipartBody(large, "bench-large.pdf");
     const smallBody = multipartBody(small, "bench-small.pdf");
 
-    console.log(`warm-up: ${await warmUp(service, smallBody)}`);
+    const warm = await warmUp(service, smallBody);
+    console.log(`warm-up: ${warm.summary}`);
     await uploadToBaseline(baseline, smallBody);
     await removeFilesUnder(baseline.dir);
 
@@ -663,7 +667,6 @@ async function main(): Promise<void> {
       baselineSmall.push(small.baselineRun);
       servSmall.push(small.serviceRun);
     }
-    const resetNote = servLarge[0]?.mem?.resetNote;
     await stopChild(service.child);
     await stopChild(baseline.child);
 
@@ -680,7 +683,7 @@ async function main(): Promise<void> {
     const allReset = [...servLarge, ...servSmall].every((r) => r.mem?.hwmReset);
 
     console.log(`\nVmHWM reset check: ${allReset ? "ok for every upload" : "NOT verified for some uploads (polled VmRSS used there)"}`);
-    if (resetNote) console.log(`  first measured upload: ${resetNote}`);
+    if (warm.resetNote) console.log(`  first reset, on the fresh process: ${warm.resetNote}`);
 
     const rows: Array<[string, string, string, string]> = [
       [`baseline throughput, ${sizeLabel(LARGE_BYTES)} (best of ${RUNS})`, `${bLarge.toFixed(0)} MiB/s`, "", ""],
@@ -730,7 +733,7 @@ if (process.env.BENCH_ROLE === "baseline-server") {
     process.once(signal, () => {
       console.error(`bench: ${signal}, cleaning up`);
       cleanupSync();
-      process.exit(130);
+      process.exit(signal === "SIGINT" ? 130 : 143);
     });
   }
   process.once("exit", cleanupSync);

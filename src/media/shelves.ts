@@ -14,8 +14,6 @@ export type MediaFileModel = MediaFile;
 
 export const ORIGINAL_VARIANT = "original";
 const MAX_PAGE_SIZE = 100;
-/** Promotion moves objects inside the transaction; give slow storage room, but not forever. */
-const TRANSACTION_LIMITS = { maxWait: 30_000, timeout: 120_000 };
 
 export interface UploadRequest {
   file: IncomingFile | Promise<IncomingFile>;
@@ -66,51 +64,46 @@ export class ShelfService {
   }
 
   /**
-   * Inserts the rows and promotes each staged object inside one transaction. The objects are
-   * moved before the commit, so a committed row always has its bytes. If the transaction fails,
-   * the moved objects are removed again, but only once the rows are known not to exist (a commit
-   * whose reply was lost still counts); a crash in between leaves an orphan for `gc`, never a
-   * row without bytes.
+   * Promotes each staged object to its final name, then inserts the rows in one short
+   * transaction (no storage work holds it open). If that fails, the promoted objects are removed,
+   * but only once the rows are known not to exist (a commit whose reply was lost still counts);
+   * a crash in between leaves an orphan for `gc`, never a row without bytes.
    */
   private async record(ownerId: string, staged: StagedFile[]): Promise<Shelf[]> {
     const promoted: StagedFile[] = [];
     try {
-      return await this.deps.prisma.$transaction(async (tx) => {
-        const shelves: Shelf[] = [];
-        for (const s of staged) {
-          shelves.push(
-            await tx.shelf.create({
-              data: {
-                id: s.shelfId,
-                ownerId,
-                kind: s.kind,
-                title: s.title,
-                files: {
-                  create: {
-                    id: s.fileId,
-                    variant: ORIGINAL_VARIANT,
-                    role: "ORIGINAL",
-                    storage: s.storageAlias,
-                    name: s.finalName,
-                    size: BigInt(s.size),
-                    mimeType: s.format.mimeType,
-                    checksum: s.checksum,
-                    width: s.info.width ?? null,
-                    height: s.info.height ?? null,
-                    durationMs: s.info.durationMs ?? null,
-                    status: "READY",
-                  },
+      for (const s of staged) {
+        await this.deps.storages.get(s.storageAlias).move(s.stagedName, s.finalName);
+        promoted.push(s);
+      }
+      return await this.deps.prisma.$transaction(
+        staged.map((s) =>
+          this.deps.prisma.shelf.create({
+            data: {
+              id: s.shelfId,
+              ownerId,
+              kind: s.kind,
+              title: s.title,
+              files: {
+                create: {
+                  id: s.fileId,
+                  variant: ORIGINAL_VARIANT,
+                  role: "ORIGINAL",
+                  storage: s.storageAlias,
+                  name: s.finalName,
+                  size: BigInt(s.size),
+                  mimeType: s.format.mimeType,
+                  checksum: s.checksum,
+                  width: s.info.width ?? null,
+                  height: s.info.height ?? null,
+                  durationMs: s.info.durationMs ?? null,
+                  status: "READY",
                 },
               },
-            }),
-          );
-        }
-        for (const s of staged) {
-          await this.deps.storages.get(s.storageAlias).move(s.stagedName, s.finalName);
-          promoted.push(s);
-        }
-        return shelves;
-      }, TRANSACTION_LIMITS);
+            },
+          }),
+        ),
+      );
     } catch (err) {
       const committed = await this.deps.prisma.mediaFile
         .count({ where: { id: { in: staged.map((s) => s.fileId) } } })
