@@ -79,3 +79,24 @@ for (const flavour of await databaseFlavours()) {
     };
   });
 }
+
+describe("database storage after a crash mid-write", () => {
+  it("hides the unfinished object and lets gc sweep it after the grace period", async () => {
+    const server = await startTestServer("pglite");
+    try {
+      const prisma = server.app.db.prisma;
+      const storage = new DatabaseStorage({ prisma, alias: "crash", baseUrl: "/media/crash/", signer });
+      const old = new Date(Date.now() - 2 * 3600_000);
+      const left = await prisma.storedObject.create({ data: { storage: "crash", name: ".pending/x", chunkSize: 4, createdAt: old } });
+      await prisma.storedChunk.create({ data: { objectId: left.id, seq: 0, data: new Uint8Array([1, 2, 3, 4]) } });
+      const young = await prisma.storedObject.create({ data: { storage: "crash", name: ".pending/y", chunkSize: 4 } });
+      assert.equal(await storage.exists(".pending/x"), false);
+      assert.deepEqual(await storage.listdir(""), { directories: [], files: [] });
+      assert.equal(await storage.sweepIncomplete(new Date(Date.now() - 3600_000)), 1);
+      assert.equal(await prisma.storedChunk.count({ where: { objectId: left.id } }), 0);
+      assert.equal(await prisma.storedObject.count({ where: { id: young.id } }), 1, "a save still in progress is kept");
+    } finally {
+      await server.close();
+    }
+  });
+});

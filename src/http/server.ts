@@ -31,6 +31,8 @@ export async function createHttpApp(options: HttpOptions): Promise<{ app: expres
     typeDefs: options.typeDefs,
     resolvers: options.resolvers as never,
     csrfPrevention: true,
+    // The process entry shuts everything down in order on a signal; the server must not do it on its own.
+    stopOnTerminationSignals: false,
     allowBatchedHttpRequests: false,
     introspection: !options.production,
     includeStacktraceInErrorResponses: !options.production,

@@ -1,5 +1,6 @@
 import type { PrismaClient } from "../db/client.js";
 import type { Storage } from "../storage/contract.js";
+import { DatabaseStorage } from "../storage/database.js";
 import type { StorageRegistry } from "../storage/registry.js";
 
 export interface GcOptions {
@@ -24,6 +25,10 @@ export async function collectGarbage(prisma: PrismaClient, storages: StorageRegi
   const cutoff = Date.now() - options.graceMs;
   for (const alias of storages.aliases()) {
     const storage = storages.get(alias);
+    if (storage instanceof DatabaseStorage && !options.dryRun) {
+      const swept = await storage.sweepIncomplete(new Date(cutoff));
+      if (swept > 0) options.log?.(`removed ${swept} unfinished database object(s) from ${alias}`);
+    }
     for await (const batch of walk(storage, "")) {
       report.scanned += batch.length;
       const known = await prisma.mediaFile.findMany({ where: { storage: alias, name: { in: batch } }, select: { name: true } });

@@ -169,6 +169,14 @@ export class DatabaseStorage extends StorageBase {
     return { directories: [...directories].sort(), files: files.sort() };
   }
 
+  /** Removes rows of saves that never finished (a crash mid-write) older than `before`; returns how many. */
+  async sweepIncomplete(before: Date): Promise<number> {
+    const { count } = await this.db(() =>
+      this.prisma.storedObject.deleteMany({ where: { storage: this.alias, complete: false, createdAt: { lt: before } } }),
+    );
+    return count;
+  }
+
   private async object(name: string) {
     const safe = assertSafeName(name);
     const object = await this.db(() =>
