@@ -15,6 +15,7 @@ import { Transform, type Readable } from "node:stream";
 import { StorageBase } from "./base.js";
 import { StorageError, unavailable, type ByteRange, type SaveOptions, type UrlOptions } from "./contract.js";
 import { assertSafeName } from "./naming.js";
+import { writeError } from "./streams.js";
 
 /** Object parameters applied to every upload (django-storages' AWS_S3_OBJECT_PARAMETERS). */
 export type ObjectParameters = Partial<
@@ -98,9 +99,8 @@ export class S3Storage extends StorageBase {
       await upload.done();
       return stored;
     } catch (err) {
-      if (contentError) throw contentError;
       if (statusOf(err) === 412) throw new StorageError("EXISTS", `${stored} was taken by another writer`);
-      throw unavailable(err);
+      throw writeError(err, contentError);
     } finally {
       this.claimed.delete(stored);
     }
