@@ -1,5 +1,6 @@
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { print } from "graphql";
+import { UploadShelfDocument } from "../generated/graphql.js";
 
 export interface GraphQLResponse<T> {
   status: number;
@@ -73,4 +74,11 @@ export async function upload<T, V>(
 
 export function errorCode(response: GraphQLResponse<unknown>): string | undefined {
   return response.errors?.[0]?.extensions?.code;
+}
+
+/** Uploads one file as a new shelf and returns it, failing the test on any error. */
+export async function uploadShelf(url: string, bytes: Uint8Array, filename: string, options: RequestOptions = {}) {
+  const res = await upload(url, UploadShelfDocument, { input: { file: null } }, [{ variable: "input.file", bytes, filename }], options);
+  if (res.errors || !res.data) throw new Error(`upload of ${filename} failed: ${JSON.stringify(res.errors)}`);
+  return res.data.uploadShelf;
 }
