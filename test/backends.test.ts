@@ -119,6 +119,10 @@ for (const backend of backends) {
         assert.equal(hop.status, 302);
         assert.match(hop.headers.get("location")!, /X-Amz-Signature=/);
       }
+      if (backend.serve === "redirect" || backend.serve === "proxy") {
+        assert.match(url, /[?&]signature=/, "a private bucket stays private behind the media route");
+        assert.equal((await fetch(url.split("?")[0]!)).status, 403);
+      }
       if (backend.serve === "direct") assert.match(url, /X-Amz-Signature=/, "direct links are presigned");
     });
 
@@ -186,6 +190,20 @@ describe("S3 stopped in the middle of an upload", () => {
     assert.equal(list.data!.viewer.library.shelfSet.totalCount, 0, "no row");
     await s3.start();
     assert.deepEqual(await storedNames(server.app.services.storages.get("default")), [], "no object, complete or partial");
+  });
+
+  it("answers 503 from the media route while the store is down, and serves again once it is back", async () => {
+    const pdf = makePdf("while down");
+    const shelf = (await upload(server.url, UploadShelfDocument, { input: { file: null } }, [{ variable: "input.file", bytes: pdf, filename: "down.pdf" }])).data!.uploadShelf;
+    await s3.stop();
+    const down = await fetch(server.url + shelf.original.url);
+    assert.equal(down.status, 503);
+    assert.equal(down.headers.get("content-disposition"), null);
+    await down.arrayBuffer();
+    await s3.start();
+    const up = await fetch(server.url + shelf.original.url);
+    assert.equal(up.status, 200);
+    assert.equal(sha256(Buffer.from(await up.arrayBuffer())), sha256(pdf));
   });
 });
 

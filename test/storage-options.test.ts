@@ -25,10 +25,12 @@ describe("filesystem storage options", () => {
   after(() => fs.rm(root, { recursive: true, force: true }));
 
   it("applies file and directory permission modes", async () => {
-    const storage = new FileSystemStorage({ location: root, baseUrl: "/m/", filePermissionsMode: 0o640, directoryPermissionsMode: 0o750 });
+    // Group-writable modes, which a default umask (022) would cut.
+    const storage = new FileSystemStorage({ location: root, baseUrl: "/m/", filePermissionsMode: 0o664, directoryPermissionsMode: 0o775 });
     const name = await storage.save("perm/dir/file.txt", bytes("x"));
-    assert.equal((await fs.stat(path.join(root, name))).mode & 0o777, 0o640);
-    assert.equal((await fs.stat(path.join(root, "perm/dir"))).mode & 0o777, 0o750);
+    assert.equal((await fs.stat(path.join(root, name))).mode & 0o777, 0o664);
+    assert.equal((await fs.stat(path.join(root, "perm/dir"))).mode & 0o777, 0o775);
+    assert.equal((await fs.stat(path.join(root, "perm"))).mode & 0o777, 0o775);
   });
 });
 
@@ -105,5 +107,14 @@ describe("storage registry", () => {
     assert.equal(await registry.url("other", "a/b.txt"), "/o/a/b.txt");
     assert.equal(await registry.url("default", "a/b.txt"), "/media/a/b.txt");
     assert.equal(registry.aliasFor("IMAGE", "original"), "default");
+  });
+
+  it("refuses aliases that overlap, whose files gc would take for each other's orphans", () => {
+    const make = (storages: object) =>
+      new StorageRegistry({ settings: StorageSettingsSchema.parse({ storages }), mediaRoot: "/srv/media", mediaUrl: "/media/", signer: new UrlSigner("registry-test-key-0123456789"), prisma: undefined as never });
+    assert.throws(() => make({ default: { backend: "filesystem" }, inner: { backend: "filesystem", options: { location: "/srv/media/private" } } }), /overlap/);
+    assert.throws(() => make({ default: { backend: "s3", options: { bucket: "b" } }, x: { backend: "s3", options: { bucket: "b", location: "x" } } }), /overlap/);
+    make({ default: { backend: "filesystem" }, other: { backend: "filesystem", options: { location: "/srv/media-private" } } });
+    make({ default: { backend: "s3", options: { bucket: "b", location: "a" } }, x: { backend: "s3", options: { bucket: "b", location: "ab" } } });
   });
 });

@@ -87,7 +87,7 @@ describe("database storage after a crash mid-write", () => {
       const prisma = server.app.db.prisma;
       const storage = new DatabaseStorage({ prisma, alias: "crash", baseUrl: "/media/crash/", signer });
       const old = new Date(Date.now() - 2 * 3600_000);
-      const left = await prisma.storedObject.create({ data: { storage: "crash", name: ".pending/x", chunkSize: 4, createdAt: old } });
+      const left = await prisma.storedObject.create({ data: { storage: "crash", name: ".pending/x", chunkSize: 4, createdAt: old, modifiedAt: old } });
       await prisma.storedChunk.create({ data: { objectId: left.id, seq: 0, data: new Uint8Array([1, 2, 3, 4]) } });
       const young = await prisma.storedObject.create({ data: { storage: "crash", name: ".pending/y", chunkSize: 4 } });
       assert.equal(await storage.exists(".pending/x"), false);

@@ -12,7 +12,8 @@ commands:
   migrate                  apply pending database migrations
   gc [--dry-run] [--grace-minutes N]
                            carry out pending storage deletions, then remove stored objects that no
-                           file row names and that are older than the grace period (default 60)`;
+                           file row names and that are older than the grace period (minutes,
+                           default 60, at least 10)`;
 
 /** The operator's command line: the same configuration (environment) as the service. */
 async function main(argv: string[]): Promise<number> {
@@ -29,7 +30,8 @@ async function main(argv: string[]): Promise<number> {
       case "gc": {
         const { values } = parseArgs({ args: rest, options: { "dry-run": { type: "boolean" }, "grace-minutes": { type: "string" } } });
         const graceMinutes = Number(values["grace-minutes"] ?? 60);
-        if (!Number.isFinite(graceMinutes) || graceMinutes < 0) throw new ConfigError("--grace-minutes must be a number >= 0");
+        // Shorter would race uploads in flight: their staged bytes have no row yet.
+        if (!Number.isFinite(graceMinutes) || graceMinutes < 10) throw new ConfigError("--grace-minutes must be a number of at least 10");
         const storages = openStorages({ ...config, settings: config.storage, prisma: db.prisma });
         if (!values["dry-run"]) await new DeletionQueue(db.prisma, storages, { log: (m) => console.log(m) }).drain();
         const report = await collectGarbage(db.prisma, storages, {

@@ -139,13 +139,18 @@ async function serve(req: Request, res: Response, deps: MediaDeps & { alias: str
   try {
     stream = await deps.storages.get(deps.alias).open(file.name, { start, end });
   } catch (err) {
+    for (const header of ["Content-Disposition", "Content-Length", "ETag", "Last-Modified", "Cache-Control", "Content-Range"]) {
+      res.removeHeader(header);
+    }
     if (err instanceof StorageError && err.code === "NOT_FOUND") {
       deps.log(`media row ${file.id} has no stored bytes at ${file.storage}:${file.name}`);
-      res.removeHeader("Content-Disposition");
       res.status(404).type("text/plain").send("Not found");
       return;
     }
-    throw err;
+    deps.log(`reading ${file.storage}:${file.name} failed: ${(err as Error).message}`);
+    res.status(503).setHeader("Retry-After", "5");
+    res.type("text/plain").send("Storage is unavailable");
+    return;
   }
   await pipeline(stream, res).catch((err) => {
     // A client that goes away mid-download is normal for media; anything else is worth a line.

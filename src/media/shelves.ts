@@ -3,6 +3,7 @@ import type { MediaFile, Shelf } from "../db/generated/client.js";
 import type { PrismaClient } from "../db/client.js";
 import type { StorageRegistry } from "../storage/registry.js";
 import type { DeletionQueue } from "./deletions.js";
+import { StorageError } from "../storage/contract.js";
 import { MediaError } from "./errors.js";
 import { cleanTitle, stageUpload, uploadReadError, type IncomingFile, type StagedFile, type StagingOptions } from "./staging.js";
 import type { KindRegistry } from "./kinds.js";
@@ -14,6 +15,8 @@ export type MediaFileModel = MediaFile;
 
 export const ORIGINAL_VARIANT = "original";
 const MAX_PAGE_SIZE = 100;
+/** Longest storage name recorded; S3 keys and most file systems' paths allow about 1024. */
+const MAX_NAME_LENGTH = 512;
 
 export interface UploadRequest {
   file: IncomingFile | Promise<IncomingFile>;
@@ -70,11 +73,13 @@ export class ShelfService {
    * a crash in between leaves an orphan for `gc`, never a row without bytes.
    */
   private async record(ownerId: string, staged: StagedFile[]): Promise<Shelf[]> {
-    const promoted: StagedFile[] = [];
+    const promoted: Array<{ alias: string; name: string }> = [];
+    const finalNames = new Map<string, string>();
     try {
       for (const s of staged) {
-        await this.deps.storages.get(s.storageAlias).move(s.stagedName, s.finalName);
-        promoted.push(s);
+        const name = await this.promote(s);
+        promoted.push({ alias: s.storageAlias, name });
+        finalNames.set(s.fileId, name);
       }
       return await this.deps.prisma.$transaction(
         staged.map((s) =>
@@ -90,7 +95,7 @@ export class ShelfService {
                   variant: ORIGINAL_VARIANT,
                   role: "ORIGINAL",
                   storage: s.storageAlias,
-                  name: s.finalName,
+                  name: finalNames.get(s.fileId)!,
                   size: BigInt(s.size),
                   mimeType: s.format.mimeType,
                   checksum: s.checksum,
@@ -109,9 +114,26 @@ export class ShelfService {
         .count({ where: { id: { in: staged.map((s) => s.fileId) } } })
         .catch(() => undefined);
       if (committed === 0) {
-        await Promise.all(promoted.map((s) => this.deps.storages.get(s.storageAlias).delete(s.finalName).catch(() => {})));
+        await Promise.all(promoted.map((p) => this.deps.storages.get(p.alias).delete(p.name).catch(() => {})));
       }
       throw err;
+    }
+  }
+
+  /**
+   * Moves a staged object to its final name, or to an alternative when an upload route that can
+   * repeat (say "{owner}/{name}.{ext}") gives a name already taken; returns the name used.
+   */
+  private async promote(s: StagedFile): Promise<string> {
+    const storage = this.deps.storages.get(s.storageAlias);
+    for (let attempt = 0; ; attempt++) {
+      const name = await storage.getAvailableName(s.finalName, MAX_NAME_LENGTH);
+      try {
+        await storage.move(s.stagedName, name);
+        return name;
+      } catch (err) {
+        if (!(err instanceof StorageError && err.code === "EXISTS") || attempt >= 5) throw err;
+      }
     }
   }
 

@@ -51,6 +51,8 @@ export class DatabaseStorage extends StorageBase {
       for await (const block of rechunk(content, this.chunkSize)) {
         await this.db(() => this.prisma.storedChunk.create({ data: { objectId: pending.id, seq: seq++, data: block as Uint8Array<ArrayBuffer> } }));
         size += block.length;
+        // A save in progress shows it is alive, so gc never sweeps a slow upload.
+        if (seq % 16 === 0) await this.db(() => this.prisma.storedObject.update({ where: { id: pending.id }, data: { modifiedAt: new Date() } }));
       }
       return await this.publish(pending.id, target, size, options.maxLength);
     } catch (err) {
@@ -62,7 +64,8 @@ export class DatabaseStorage extends StorageBase {
   /** Gives the finished row its name; the unique key makes concurrent savers take turns. */
   private async publish(id: bigint, name: string, size: number, maxLength?: number): Promise<string> {
     for (let attempt = 0; attempt < 100; attempt++) {
-      const candidate = attempt === 0 && (maxLength === undefined || name.length <= maxLength) ? name : this.alternativeFor(name, maxLength);
+      const first = this.allowOverwrite || (attempt === 0 && (maxLength === undefined || name.length <= maxLength));
+      const candidate = first ? name : this.alternativeFor(name, maxLength);
       try {
         await this.db(() =>
           this.prisma.$transaction(async (tx) => {
@@ -75,10 +78,11 @@ export class DatabaseStorage extends StorageBase {
         );
         return candidate;
       } catch (err) {
-        if (!isUniqueViolation(err) || this.allowOverwrite) throw err;
+        // Taken meanwhile: another name, or (when overwriting) another go at replacing it.
+        if (!isUniqueViolation(err)) throw err;
       }
     }
-    throw new StorageError("NAME_TOO_LONG", `No free name found for ${JSON.stringify(name)}`);
+    throw new StorageError(this.allowOverwrite ? "STORAGE_UNAVAILABLE" : "NAME_TOO_LONG", `No free name found for ${JSON.stringify(name)}`);
   }
 
   async open(name: string, range: ByteRange = {}): Promise<Readable> {
@@ -169,10 +173,10 @@ export class DatabaseStorage extends StorageBase {
     return { directories: [...directories].sort(), files: files.sort() };
   }
 
-  /** Removes rows of saves that never finished (a crash mid-write) older than `before`; returns how many. */
+  /** Removes rows of saves that never finished (a crash mid-write), idle since before `before`; returns how many. */
   async sweepIncomplete(before: Date): Promise<number> {
     const { count } = await this.db(() =>
-      this.prisma.storedObject.deleteMany({ where: { storage: this.alias, complete: false, createdAt: { lt: before } } }),
+      this.prisma.storedObject.deleteMany({ where: { storage: this.alias, complete: false, modifiedAt: { lt: before } } }),
     );
     return count;
   }

@@ -48,7 +48,9 @@ export class FileSystemStorage extends StorageBase {
     try {
       const fileMode = this.options.filePermissionsMode;
       // A larger buffer lets chunks that arrive during a write go out together in one writev.
-      await writeFrom(content, createWriteStream(temp, { flags: "wx", mode: fileMode, highWaterMark: 1024 * 1024 }));
+      await writeFrom(content, createWriteStream(temp, { flags: "wx", mode: fileMode, highWaterMark: 1024 * 1024 })).catch((err) => {
+        throw err instanceof StorageError && err.code === "STORAGE_UNAVAILABLE" ? fsError(err.cause) : err;
+      });
       await unavailableOnError(async () => {
         const handle = await fs.open(temp, "r+");
         try {
@@ -62,7 +64,7 @@ export class FileSystemStorage extends StorageBase {
       await fsyncDir(dir);
       return stored;
     } finally {
-      await fs.rm(temp, { force: true });
+      await fs.rm(temp, { force: true }).catch(() => {});
     }
   }
 
@@ -80,7 +82,7 @@ export class FileSystemStorage extends StorageBase {
         await fs.link(temp, this.path(candidate));
         return candidate;
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw unavailable(err);
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw fsError(err);
       }
     }
     throw new StorageError("NAME_TOO_LONG", `No free name found for ${JSON.stringify(name)}`);
@@ -106,6 +108,11 @@ export class FileSystemStorage extends StorageBase {
       throw notFoundOr(err, from);
     }
     await fs.unlink(source).catch((err) => {
+      throw unavailable(err);
+    });
+    // The object is new under this name: gc's grace period runs from now, not from staging.
+    const now = new Date();
+    await fs.utimes(target, now, now).catch((err) => {
       throw unavailable(err);
     });
     await fsyncDir(path.dirname(target));
@@ -162,8 +169,12 @@ export class FileSystemStorage extends StorageBase {
     });
   }
 
+  /** Creates `dir` and its missing parents with the configured mode (exactly: the umask does not apply). */
   private async makeDirs(dir: string): Promise<void> {
-    await fs.mkdir(dir, { recursive: true, mode: this.options.directoryPermissionsMode });
+    const mode = this.options.directoryPermissionsMode;
+    const first = await fs.mkdir(dir, { recursive: true, mode });
+    if (first === undefined || mode === undefined) return;
+    for (let d = dir; d.length >= first.length; d = path.dirname(d)) await fs.chmod(d, mode);
   }
 }
 
@@ -182,10 +193,18 @@ function notFoundOr(err: unknown, name: string): StorageError {
   return unavailable(err);
 }
 
+/** Like `unavailable`, but a name the file system cannot hold is NAME_TOO_LONG. */
+function fsError(err: unknown): StorageError {
+  if ((err as NodeJS.ErrnoException).code === "ENAMETOOLONG") {
+    return new StorageError("NAME_TOO_LONG", "The name is too long for the file system", { cause: err });
+  }
+  return unavailable(err);
+}
+
 async function unavailableOnError<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    throw unavailable(err);
+    throw fsError(err);
   }
 }

@@ -74,8 +74,8 @@ export class InMemoryStorage extends StorageBase {
     const entry = this.entry(from);
     const target = assertSafeName(to);
     if (this.files.has(target)) throw new StorageError("EXISTS", `${to} already exists`);
-    this.files.set(target, entry);
     this.files.delete(assertSafeName(from));
+    this.files.set(target, { ...entry, modified: new Date() });
   }
 
   async delete(name: string): Promise<void> {

@@ -14,8 +14,15 @@ export function getValidName(name: string, maxLength = 100): string {
     .replace(/^[.]+/, "")
     .replace(/\.{2,}/g, ".");
   if (s.length > maxLength) {
+    // Cut by code points, so no surrogate pair is split.
     const ext = path.extname(s).slice(0, 16);
-    s = s.slice(0, maxLength - ext.length) + ext;
+    const chars = Array.from(s.slice(0, s.length - path.extname(s).length));
+    let root = "";
+    for (const c of chars) {
+      if (root.length + c.length > maxLength - ext.length) break;
+      root += c;
+    }
+    s = root + ext;
   }
   if (s === "" || s === "." || s === "..") {
     throw new StorageError("SUSPICIOUS_NAME", `Could not derive a valid file name from ${JSON.stringify(name)}`);

@@ -1,4 +1,4 @@
-import { PassThrough, type Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { fileTypeFromBuffer } from "file-type";
 import type { Storage } from "./contract.js";
 import { splitExt } from "./naming.js";
@@ -45,19 +45,18 @@ async function peek(content: Readable, bytes: number): Promise<{ head: Buffer; r
     length += chunk.length;
   }
   const head = Buffer.concat(parts);
-  const rest = new PassThrough();
-  void (async () => {
+  // Readable.from handles backpressure, and a reader that gives up ends the generator (and the source).
+  async function* all(): AsyncGenerator<Buffer> {
     try {
-      if (!rest.write(head)) await new Promise((r) => rest.once("drain", r));
+      yield head;
       while (!done) {
         const next = await iterator.next();
-        if (next.done) break;
-        if (!rest.write(next.value)) await new Promise((r) => rest.once("drain", r));
+        if (next.done) return;
+        yield next.value;
       }
-      rest.end();
-    } catch (err) {
-      rest.destroy(err as Error);
+    } finally {
+      if (!done) await iterator.return?.();
     }
-  })();
-  return { head, rest };
+  }
+  return { head, rest: Readable.from(all()) };
 }

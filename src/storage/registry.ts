@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import path from "node:path";
 import type { PrismaClient } from "../db/client.js";
 import type { Storage, UrlOptions } from "./contract.js";
 import { DatabaseStorage } from "./database.js";
@@ -43,7 +44,9 @@ export const DEFAULT_UPLOAD_ROUTE = "{kind}/{yyyy}/{mm}/{shelf}/{name}.{ext}";
 export class StorageRegistry {
   private readonly built = new Map<string, Storage>();
 
-  constructor(private readonly options: RegistryOptions) {}
+  constructor(private readonly options: RegistryOptions) {
+    assertNoOverlap(options.settings, options.mediaRoot);
+  }
 
   /** The backends' raw settings, like Django's storages.backends. */
   get backends(): Record<string, BackendSettings> {
@@ -103,7 +106,9 @@ export class StorageRegistry {
     const baseUrl = settings.options.baseUrl ?? (alias === "default" ? this.options.mediaUrl : `${this.options.mediaUrl}@${alias}/`);
     if (settings.backend === "s3") {
       const mode = settings.options.serve ?? "direct";
-      return { mode: mode === "proxy" ? "service" : mode, baseUrl, signed: false, expiresIn: settings.options.querystringExpire ?? 3600 };
+      // A bucket kept private (presigned links) stays private behind the media route too.
+      const signed = mode !== "direct" && (settings.options.querystringAuth ?? true);
+      return { mode: mode === "proxy" ? "service" : mode, baseUrl, signed, expiresIn: settings.options.querystringExpire ?? 3600 };
     }
     return {
       mode: "service",
@@ -159,4 +164,29 @@ export function openStorages(options: {
 }): StorageRegistry {
   const signer = new UrlSigner(loadOrCreateSigningKey(options.dataDir, options.signingKey));
   return new StorageRegistry({ ...options, signer });
+}
+
+/**
+ * Two aliases whose files share a place would each see the other's files as orphans, and gc
+ * would delete them: refuse such a configuration at start.
+ */
+function assertNoOverlap(settings: StorageSettings, mediaRoot: string): void {
+  const places: Array<{ alias: string; place: string }> = [];
+  for (const [alias, backend] of Object.entries(settings.storages)) {
+    if (backend.backend === "filesystem") {
+      const location = backend.options.location ?? (alias === "default" ? mediaRoot : undefined);
+      if (location) places.push({ alias, place: `file:${path.resolve(location)}/` });
+    } else if (backend.backend === "s3") {
+      const o = backend.options;
+      const prefix = o.location ? `${o.location.replace(/^\/+|\/+$/g, "")}/` : "";
+      places.push({ alias, place: `s3:${o.endpoint ?? "aws"}/${o.bucket}/${prefix}` });
+    }
+  }
+  for (const a of places) {
+    for (const b of places) {
+      if (a !== b && b.place.startsWith(a.place)) {
+        throw new Error(`The storages ${JSON.stringify(a.alias)} and ${JSON.stringify(b.alias)} overlap: ${JSON.stringify(b.alias)} lies inside ${JSON.stringify(a.alias)}`);
+      }
+    }
+  }
 }

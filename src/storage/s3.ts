@@ -21,7 +21,7 @@ import { writeError } from "./streams.js";
 export type ObjectParameters = Partial<
   Pick<
     PutObjectCommandInput,
-    "CacheControl" | "ContentDisposition" | "ContentEncoding" | "ContentLanguage" | "Expires" | "ServerSideEncryption" | "SSEKMSKeyId" | "StorageClass" | "ACL" | "Metadata" | "Tagging"
+    "CacheControl" | "ContentDisposition" | "ContentEncoding" | "ContentLanguage" | "ServerSideEncryption" | "SSEKMSKeyId" | "StorageClass" | "ACL" | "Metadata" | "Tagging"
   >
 >;
 
@@ -88,11 +88,11 @@ export class S3Storage extends StorageBase {
         partSize: Math.max(this.options.partSize ?? 8 * MiB, 5 * MiB),
         leavePartsOnError: false,
         params: {
+          ...this.options.objectParameters,
           Bucket: this.bucket,
           Key: this.key(stored),
           Body: content,
           ContentType: options.contentType,
-          ...this.options.objectParameters,
           ...(this.allowOverwrite ? {} : { IfNoneMatch: "*" }),
         },
       });
@@ -137,10 +137,10 @@ export class S3Storage extends StorageBase {
     await this.call(from, () =>
       this.client.send(
         new CopyObjectCommand({
+          ...this.options.objectParameters,
           Bucket: this.bucket,
           Key: this.key(to),
           CopySource: `${this.bucket}/${this.key(from).split("/").map(encodeURIComponent).join("/")}`,
-          ...this.options.objectParameters,
         }),
       ),
     );
@@ -184,13 +184,15 @@ export class S3Storage extends StorageBase {
       for (const o of page.Contents ?? []) if (o.Key && o.Key !== prefix) files.push(o.Key.slice(prefix.length));
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
+    if (dir !== "" && directories.length === 0 && files.length === 0) throw new StorageError("NOT_FOUND", `${dir} does not exist`);
     return { directories, files };
   }
 
   async url(name: string, options: UrlOptions = {}): Promise<string> {
     const key = this.key(name);
     const encoded = key.split("/").map(encodeURIComponent).join("/");
-    if (this.options.customDomain) return `https://${this.options.customDomain}/${encoded}`;
+    // A custom domain's links are public and never expire: an expiring link is asked for by presigning.
+    if (this.options.customDomain && options.expiresIn === undefined) return `https://${this.options.customDomain}/${encoded}`;
     if (this.options.querystringAuth === false && options.expiresIn === undefined) {
       const endpoint = await this.client.config.endpoint?.();
       const base = endpoint ? `${endpoint.protocol}//${endpoint.hostname}${endpoint.port ? `:${endpoint.port}` : ""}` : `https://${this.bucket}.s3.amazonaws.com`;
@@ -236,11 +238,14 @@ function sliceStream(body: Readable, start: number, end?: number): Readable {
       if (to > from) this.push(chunk.subarray(from, to));
       if (end !== undefined && position > end) {
         this.push(null);
+        body.unpipe(slicer);
         body.destroy();
       }
       done();
     },
   });
+  // An error of the body must reach the reader, not hang it (pipe alone does not pass it on).
+  body.once("error", (err) => slicer.destroy(err));
   return body.pipe(slicer);
 }
 

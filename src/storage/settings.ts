@@ -49,7 +49,22 @@ export const BackendSettingsSchema = z.discriminatedUnion("backend", [
         endpoint: z.string().url().optional(),
         forcePathStyle: z.boolean().optional(),
         credentials: z.object({ accessKeyId: z.string(), secretAccessKey: z.string(), sessionToken: z.string().optional() }).optional(),
-        objectParameters: z.record(z.string(), z.unknown()).optional(),
+        objectParameters: z
+          .object({
+            CacheControl: z.string(),
+            ContentDisposition: z.string(),
+            ContentEncoding: z.string(),
+            ContentLanguage: z.string(),
+            ServerSideEncryption: z.string(),
+            SSEKMSKeyId: z.string(),
+            StorageClass: z.string(),
+            ACL: z.string(),
+            Metadata: z.record(z.string(), z.string()),
+            Tagging: z.string(),
+          })
+          .partial()
+          .strict()
+          .optional(),
         querystringAuth: z.boolean().optional(),
         querystringExpire: z.number().int().positive().optional(),
         customDomain: z.string().optional(),

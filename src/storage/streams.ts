@@ -19,9 +19,10 @@ export async function writeFrom(content: Readable, sink: NodeJS.WritableStream):
 /**
  * The error to report when writing `content` failed with `err`: the content's own (a client
  * that went away, a size limit), or else a storage failure. A writer that gives up tears the
- * content down with its own error or an AbortError; neither is the content's fault.
+ * content down with the store's error or an AbortError; neither is the content's fault.
  */
 export function writeError(err: unknown, contentError: unknown): unknown {
-  const own = contentError !== undefined && contentError !== err && (contentError as Error)?.name !== "AbortError";
+  const fromStore = (e: unknown) => typeof e === "object" && e !== null && "$metadata" in e;
+  const own = contentError !== undefined && (contentError as Error)?.name !== "AbortError" && !fromStore(contentError);
   return own ? contentError : unavailable(err);
 }

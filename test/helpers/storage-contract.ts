@@ -111,6 +111,7 @@ export function storageContract(label: string, setup: () => Promise<StorageUnder
       assert.deepEqual(directories.sort(), ["sub"]);
       assert.deepEqual(files.sort(), ["a.txt", "b.txt"]);
       assert.ok((await storage.listdir("")).directories.includes("contract"));
+      await assert.rejects(storage.listdir("contract/no-such-dir"), hasCode("NOT_FOUND"));
     });
 
     it("has Django's naming methods", async () => {
@@ -183,6 +184,17 @@ export function storageContract(label: string, setup: () => Promise<StorageUnder
       assert.equal(new Set(contents).size, 12);
     });
 
+    it("passes the content's own error through, also within the first part, and leaves nothing", async () => {
+      const early = Readable.from(
+        (async function* () {
+          yield Buffer.alloc(100, 1);
+          throw new Error("gone early");
+        })(),
+      );
+      await assert.rejects(storage.save("contract/partial/early.bin", early), (err: Error) => err.message === "gone early");
+      assert.equal(await storage.exists("contract/partial/early.bin"), false);
+    });
+
     it("passes the content's own error through and leaves nothing under the name", async () => {
       const failing = Readable.from(
         (async function* () {
@@ -190,7 +202,7 @@ export function storageContract(label: string, setup: () => Promise<StorageUnder
           throw new Error("client went away");
         })(),
       );
-      await assert.rejects(storage.save("contract/partial/file.bin", failing), /client went away/);
+      await assert.rejects(storage.save("contract/partial/file.bin", failing), (err: Error) => err.message === "client went away");
       assert.equal(await storage.exists("contract/partial/file.bin"), false);
     });
 
