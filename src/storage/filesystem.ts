@@ -93,7 +93,7 @@ export class FileSystemStorage extends StorageBase {
     const handle = await fs.open(full, "r").catch((err) => {
       throw notFoundOr(err, name);
     });
-    return createReadStream("", { fd: handle, start: range.start, end: range.end });
+    return createReadStream("", { fd: handle, start: range.start, end: range.end, highWaterMark: 1024 * 1024 });
   }
 
   async move(from: string, to: string): Promise<void> {

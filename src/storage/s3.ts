@@ -56,7 +56,8 @@ const MiB = 1024 * 1024;
 
 /**
  * Objects in any S3-compatible store. Uploads stream as multipart uploads with bounded part
- * concurrency (memory stays at about partSize × queueSize) and are aborted on failure, so no
+ * concurrency (memory levels off at a few times partSize × queueSize, whatever the object's
+ * size: the SDK copies each part) and are aborted on failure, so no
  * incomplete upload is left behind. Names are claimed with conditional writes (If-None-Match)
  * where the store supports them, and within this process in every case.
  */
