@@ -5,13 +5,13 @@ import { after, before, describe, it } from "node:test";
 import { DeleteShelfDocument, GetShelfDocument } from "./generated/graphql.js";
 import { errorCode, gql, uploadShelf } from "./helpers/graphql.js";
 import { makeImage, makeMp3 } from "./helpers/media.js";
-import { databaseFlavours, listFiles, startTestServer, type TestServer } from "./helpers/server.js";
+import { coreSetups, startTestServer, type TestServer } from "./helpers/server.js";
 
-for (const flavour of await databaseFlavours()) {
-  describe(`deleting shelves (${flavour})`, () => {
+for (const setup of await coreSetups()) {
+  describe(`deleting shelves (${setup.label})`, () => {
     let server: TestServer;
     before(async () => {
-      server = await startTestServer(flavour);
+      server = await startTestServer(setup.db, {}, setup.storage);
     });
     after(() => server.close());
 
@@ -20,24 +20,25 @@ for (const flavour of await databaseFlavours()) {
     it("removes the shelf, every file row and every stored byte", async () => {
       const keep = await uploaded(await makeImage(10, 10), "keep.jpg");
       const shelf = await uploaded(await makeMp3(1), "gone.mp3");
-      const stored = path.join(server.mediaRoot, shelf.original.name);
-      await fs.access(stored);
+      assert.equal(await server.storedExists(shelf.original.name), true);
 
       const res = await gql(server.url, DeleteShelfDocument, { id: shelf.id });
       assert.deepEqual(res.data?.deleteShelf, { id: shelf.id, deleted: true, deletedFiles: 1 });
       await server.app.services.deletions.idle();
 
       assert.equal((await gql(server.url, GetShelfDocument, { id: shelf.id })).data!.shelf, null);
-      await assert.rejects(fs.access(stored), { code: "ENOENT" });
+      assert.equal(await server.storedExists(shelf.original.name), false);
       assert.equal((await fetch(server.url + shelf.original.url)).status, 404);
       assert.equal(await server.app.services.deletions.pending(), 0);
-      assert.deepEqual(await listFiles(server.mediaRoot), [keep.original.name], "other shelves keep their files");
+      assert.equal(await server.storedExists(keep.original.name), true, "other shelves keep their files");
 
       const again = await gql(server.url, DeleteShelfDocument, { id: shelf.id });
       assert.equal(errorCode(again), "NOT_FOUND");
     });
 
-    it("records the deletion with the row removal and retries until storage lets it go", async () => {
+    it("records the deletion with the row removal and retries until storage lets it go", async (t) => {
+      // The failure is made on local disk; the retrying is the same for every backend.
+      if (setup.storage !== "filesystem") return t.skip("the failure is staged on local disk");
       const shelf = await uploaded(await makeImage(10, 10), "stubborn.jpg");
       const stored = path.join(server.mediaRoot, shelf.original.name);
       // Make deleting fail the way a broken backend would: the name now is a non-empty directory.

@@ -109,6 +109,18 @@ describe("storage registry", () => {
     assert.equal(registry.aliasFor("IMAGE", "original"), "default");
   });
 
+  it("routes each kind's originals and versions to their aliases, with \"*\" and then default as fallbacks", () => {
+    const settings = StorageSettingsSchema.parse({
+      storages: { default: { backend: "memory" }, originals: { backend: "memory" }, versions: { backend: "memory" } },
+      routing: { VIDEO: { original: "originals", version: "versions" }, "*": { version: "versions" } },
+    });
+    const registry = new StorageRegistry({ settings, mediaRoot: "/nowhere", mediaUrl: "/media/", signer: new UrlSigner("registry-test-key-0123456789"), prisma: undefined as never });
+    assert.equal(registry.aliasFor("VIDEO", "original"), "originals");
+    assert.equal(registry.aliasFor("VIDEO", "version"), "versions");
+    assert.equal(registry.aliasFor("IMAGE", "original"), "default");
+    assert.equal(registry.aliasFor("IMAGE", "version"), "versions");
+  });
+
   it("refuses aliases that overlap, whose files gc would take for each other's orphans", () => {
     const make = (storages: object) =>
       new StorageRegistry({ settings: StorageSettingsSchema.parse({ storages }), mediaRoot: "/srv/media", mediaUrl: "/media/", signer: new UrlSigner("registry-test-key-0123456789"), prisma: undefined as never });

@@ -2,8 +2,10 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
+import { buffer } from "node:stream/consumers";
 import { startApp, type RunningApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
+import { S3_CREDENTIALS, startS3Server } from "./s3.js";
 
 export const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 
@@ -29,6 +31,27 @@ export async function databaseFlavours(): Promise<DatabaseFlavour[]> {
   return ["pglite"];
 }
 
+export type StorageFlavour = "filesystem" | "s3" | "database";
+
+export interface Setup {
+  db: DatabaseFlavour;
+  storage: StorageFlavour;
+  label: string;
+}
+
+/**
+ * The setups the core tests run on: local files on every database, and S3 (a real S3 server on
+ * loopback, served through the media route) and database storage as the default storage.
+ */
+export async function coreSetups(): Promise<Setup[]> {
+  const dbs = await databaseFlavours();
+  return [
+    ...dbs.map((db) => ({ db, storage: "filesystem" as const, label: db })),
+    { db: "pglite", storage: "s3", label: "pglite, S3 storage" },
+    { db: dbs.at(-1)!, storage: "database", label: `${dbs.at(-1)}, database storage` },
+  ];
+}
+
 export interface TestServer {
   url: string;
   app: RunningApp;
@@ -40,11 +63,18 @@ export interface TestServer {
   queries: string[];
   logs: string[];
   databaseUrl?: string;
+  /** The bytes stored under `name` in the default storage, whatever the backend. */
+  readStored(name: string): Promise<Buffer>;
+  storedExists(name: string): Promise<boolean>;
   close(): Promise<void>;
 }
 
 /** Starts the real service on a free port with its own data directory and database. */
-export async function startTestServer(flavour: DatabaseFlavour, env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(
+  flavour: DatabaseFlavour,
+  env: Record<string, string> = {},
+  storage: StorageFlavour = "filesystem",
+): Promise<TestServer> {
   const sandbox = await fs.mkdtemp(path.join(os.tmpdir(), "media-test-"));
   const dataDir = path.join(sandbox, "data");
   let databaseUrl: string | undefined;
@@ -57,11 +87,28 @@ export async function startTestServer(flavour: DatabaseFlavour, env: Record<stri
     databaseUrl = url.toString();
     dropDatabase = () => adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
   }
+  let stopStorage = async () => {};
+  const storageEnv: Record<string, string> = {};
+  if (storage === "database") storageEnv.STORAGE = "database";
+  if (storage === "s3") {
+    const s3 = await startS3Server();
+    stopStorage = () => s3.close();
+    Object.assign(storageEnv, {
+      STORAGE: "s3",
+      S3_BUCKET: s3.bucket,
+      S3_ENDPOINT: s3.endpoint,
+      S3_FORCE_PATH_STYLE: "true",
+      S3_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
+      S3_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
+      S3_SERVE: "proxy",
+    });
+  }
   const config = loadConfig({
     NODE_ENV: "test",
     PORT: "0",
     DATA_DIR: dataDir,
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    ...storageEnv,
     ...env,
   });
   const queries: string[] = [];
@@ -76,8 +123,15 @@ export async function startTestServer(flavour: DatabaseFlavour, env: Record<stri
     queries,
     logs,
     databaseUrl,
+    async readStored(name) {
+      return buffer(await app.services.storages.get("default").open(name));
+    },
+    storedExists(name) {
+      return app.services.storages.get("default").exists(name);
+    },
     async close() {
       await app.close();
+      await stopStorage();
       await dropDatabase();
       await fs.rm(sandbox, { recursive: true, force: true });
     },
