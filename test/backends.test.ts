@@ -8,8 +8,8 @@ import { after, before, describe, it } from "node:test";
 import { DeleteShelfDocument, GetShelfDocument, ShelfSetDocument, UploadShelfDocument } from "./generated/graphql.js";
 import { errorCode, gql, multipartBody, upload } from "./helpers/graphql.js";
 import { makeImage, makeMp4, makePdf, sha256 } from "./helpers/media.js";
-import { S3_CREDENTIALS, startS3Server, type S3Server } from "./helpers/s3.js";
-import { databaseFlavours, startTestServer, type TestServer } from "./helpers/server.js";
+import { startS3Server, type S3Server } from "./helpers/s3.js";
+import { databaseFlavours, s3Env, startTestServer, type TestServer } from "./helpers/server.js";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import type { Storage } from "../src/storage/contract.js";
 import { S3Storage } from "../src/storage/s3.js";
@@ -33,19 +33,6 @@ async function storedNames(storage: Storage, dir = ""): Promise<string[]> {
   const prefix = dir === "" ? "" : `${dir}/`;
   const nested = await Promise.all(directories.map((d) => storedNames(storage, prefix + d)));
   return [...files.map((f) => prefix + f), ...nested.flat()].sort();
-}
-
-function s3Env(s3: S3Server, serve: "direct" | "redirect" | "proxy"): Record<string, string> {
-  return {
-    STORAGE: "s3",
-    S3_BUCKET: s3.bucket,
-    S3_ENDPOINT: s3.endpoint,
-    S3_FORCE_PATH_STYLE: "true",
-    S3_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
-    S3_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
-    S3_LOCATION: "media",
-    S3_SERVE: serve,
-  };
 }
 
 interface Backend {

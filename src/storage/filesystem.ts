@@ -119,9 +119,14 @@ export class FileSystemStorage extends StorageBase {
     if (path.dirname(source) !== path.dirname(target)) await fsyncDir(path.dirname(source));
   }
 
+  /** Removes a file, or an empty directory as Django does; silent when nothing is there. */
   async delete(name: string): Promise<void> {
-    await fs.rm(this.path(name), { force: true }).catch((err) => {
-      throw unavailable(err);
+    const full = this.path(name);
+    await fs.rm(full, { force: true }).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== "ERR_FS_EISDIR") throw unavailable(err);
+      await fs.rmdir(full).catch((e) => {
+        throw unavailable(e);
+      });
     });
   }
 
@@ -173,8 +178,10 @@ export class FileSystemStorage extends StorageBase {
   private async makeDirs(dir: string): Promise<void> {
     const mode = this.options.directoryPermissionsMode;
     const first = await fs.mkdir(dir, { recursive: true, mode });
-    if (first === undefined || mode === undefined) return;
-    for (let d = dir; d.length >= first.length; d = path.dirname(d)) await fs.chmod(d, mode);
+    if (first === undefined) return;
+    if (mode !== undefined) for (let d = dir; d.length >= first.length; d = path.dirname(d)) await fs.chmod(d, mode);
+    // New directories are durable only once their parent's entry is.
+    await fsyncDir(path.dirname(first));
   }
 }
 

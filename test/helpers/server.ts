@@ -5,7 +5,7 @@ import pg from "pg";
 import { buffer } from "node:stream/consumers";
 import { startApp, type RunningApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
-import { S3_CREDENTIALS, startS3Server } from "./s3.js";
+import { S3_CREDENTIALS, startS3Server, type S3Server } from "./s3.js";
 
 export const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 
@@ -93,15 +93,7 @@ export async function startTestServer(
   if (storage === "s3") {
     const s3 = await startS3Server();
     stopStorage = () => s3.close();
-    Object.assign(storageEnv, {
-      STORAGE: "s3",
-      S3_BUCKET: s3.bucket,
-      S3_ENDPOINT: s3.endpoint,
-      S3_FORCE_PATH_STYLE: "true",
-      S3_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
-      S3_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
-      S3_SERVE: "proxy",
-    });
+    Object.assign(storageEnv, s3Env(s3, "proxy"));
   }
   const config = loadConfig({
     NODE_ENV: "test",
@@ -135,6 +127,20 @@ export async function startTestServer(
       await dropDatabase();
       await fs.rm(sandbox, { recursive: true, force: true });
     },
+  };
+}
+
+/** The environment that makes the service keep its files in `s3`. */
+export function s3Env(s3: S3Server, serve: "direct" | "redirect" | "proxy"): Record<string, string> {
+  return {
+    STORAGE: "s3",
+    S3_BUCKET: s3.bucket,
+    S3_ENDPOINT: s3.endpoint,
+    S3_FORCE_PATH_STYLE: "true",
+    S3_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
+    S3_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
+    S3_LOCATION: "media",
+    S3_SERVE: serve,
   };
 }
 
