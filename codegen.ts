@@ -25,6 +25,7 @@ const config: CodegenConfig = {
           VideoShelf: "../../media/shelves.js#ShelfModel",
           DocumentShelf: "../../media/shelves.js#ShelfModel",
           MediaFile: "../../media/shelves.js#MediaFileModel",
+          ShelfRelation: "../../media/relations.js#ShelfRelationModel",
           Library: "../context.js#LibraryParent",
           Viewer: "../context.js#LibraryParent",
           MediaKindInfo: "../../media/kinds.js#KindSpec",

@@ -11,6 +11,7 @@ import { createHttpApp } from "./http/server.js";
 import { DeletionQueue } from "./media/deletions.js";
 import { KindRegistry } from "./media/kinds.js";
 import type { Services } from "./media/services.js";
+import { RelationService } from "./media/relations.js";
 import { ShelfService } from "./media/shelves.js";
 import { openStorages } from "./storage/registry.js";
 
@@ -42,17 +43,19 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     const storages = openStorages({ ...config, settings: config.storage, prisma: db.prisma });
     const kinds = new KindRegistry(config.kindLimits);
     const deletions = new DeletionQueue(db.prisma, storages, { log });
+    const relations = new RelationService(db.prisma, config.relationModels);
     const shelves = new ShelfService({
       prisma: db.prisma,
       storages,
       kinds,
       deletions,
+      relations,
       staging: {
         image: config.image,
         ffprobe: { ffprobePath: config.ffmpeg.ffprobePath, timeoutMs: config.ffmpeg.probeTimeoutMs },
       },
     });
-    const services: Services = { storages, kinds, shelves, deletions };
+    const services: Services = { storages, kinds, shelves, relations, deletions };
 
     const { app, apollo } = await createHttpApp({
       typeDefs: await fs.readFile(SCHEMA_FILE, "utf8"),

@@ -41,6 +41,7 @@ const EnvSchema = z.object({
   FFPROBE_PATH: z.string().default("ffprobe"),
   PROBE_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   STORAGE_CONFIG: optionalString,
+  RELATION_MODELS: optionalString,
   MEDIA_SIGNING_KEY: optionalString.refine((v) => v === undefined || v.length >= 32, "MEDIA_SIGNING_KEY must be at least 32 characters"),
 });
 
@@ -61,6 +62,8 @@ export type Config = {
   image: { maxPixels: number };
   ffmpeg: { ffmpegPath: string; ffprobePath: string; probeTimeoutMs: number };
   storage: StorageSettings;
+  /** Models shelves may be attached to ("app_label.model_name" or "app_label.*"); empty for any. */
+  relationModels: string[];
   /** Key for signed media links; without one a key is generated once and kept in DATA_DIR. */
   signingKey?: string;
 };
@@ -96,6 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     image: { maxPixels: e.IMAGE_MAX_PIXELS },
     ffmpeg: { ffmpegPath: e.FFMPEG_PATH, ffprobePath: e.FFPROBE_PATH, probeTimeoutMs: e.PROBE_TIMEOUT_MS },
     storage: loadStorageSettings(env, e.STORAGE_CONFIG),
+    relationModels: (e.RELATION_MODELS ?? "").split(",").map((m) => m.trim()).filter(Boolean),
     signingKey: e.MEDIA_SIGNING_KEY,
   };
 }

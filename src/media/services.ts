@@ -1,6 +1,7 @@
 import type { StorageRegistry } from "../storage/registry.js";
 import type { DeletionQueue } from "./deletions.js";
 import type { KindRegistry } from "./kinds.js";
+import type { RelationService } from "./relations.js";
 import type { ShelfService } from "./shelves.js";
 
 /** The media layer as the layers above see it. */
@@ -8,5 +9,6 @@ export interface Services {
   storages: StorageRegistry;
   kinds: KindRegistry;
   shelves: ShelfService;
+  relations: RelationService;
   deletions: DeletionQueue;
 }

@@ -7,6 +7,7 @@ import { StorageError } from "../storage/contract.js";
 import { MediaError } from "./errors.js";
 import { cleanTitle, stageUpload, uploadReadError, type IncomingFile, type StagedFile, type StagingOptions } from "./staging.js";
 import type { KindRegistry } from "./kinds.js";
+import type { RelationService, RelationTarget } from "./relations.js";
 
 export type { MediaFile, Shelf };
 /** Names the GraphQL resolver types map the Shelf and MediaFile types to. */
@@ -22,6 +23,8 @@ export interface UploadRequest {
   file: IncomingFile | Promise<IncomingFile>;
   kind?: MediaKind | null;
   title?: string | null;
+  /** A record to attach the new shelf to, in the same transaction. */
+  attachTo?: RelationTarget | null;
 }
 
 export interface ShelfPage {
@@ -35,6 +38,7 @@ export interface ShelfServiceDeps {
   storages: StorageRegistry;
   kinds: KindRegistry;
   deletions: DeletionQueue;
+  relations: RelationService;
   staging: Omit<StagingOptions, "storages" | "kinds">;
 }
 
@@ -48,6 +52,8 @@ export class ShelfService {
    * transaction records every shelf and promotes every file.
    */
   async upload(ownerId: string, requests: UploadRequest[]): Promise<Shelf[]> {
+    // A bad target is refused before any byte is stored.
+    const targets = requests.map((r) => (r.attachTo ? this.deps.relations.validate(r.attachTo) : undefined));
     const options = { ...this.deps.staging, kinds: this.deps.kinds, storages: this.deps.storages };
     const results = await Promise.allSettled(
       requests.map(async (request) => {
@@ -59,7 +65,11 @@ export class ShelfService {
     try {
       const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
       if (failure) throw failure.reason;
-      return await this.record(ownerId, staged);
+      return await this.record(
+        ownerId,
+        staged,
+        staged.map((_, i) => targets[i]),
+      );
     } catch (err) {
       await Promise.all(staged.map((s) => this.deps.storages.get(s.storageAlias).delete(s.stagedName).catch(() => {})));
       throw err;
@@ -72,7 +82,7 @@ export class ShelfService {
    * but only once the rows are known not to exist (a commit whose reply was lost still counts);
    * a crash in between leaves an orphan for `gc`, never a row without bytes.
    */
-  private async record(ownerId: string, staged: StagedFile[]): Promise<Shelf[]> {
+  private async record(ownerId: string, staged: StagedFile[], targets: Array<RelationTarget | undefined>): Promise<Shelf[]> {
     const promoted: Array<{ alias: string; name: string }> = [];
     const finalNames = new Map<string, string>();
     try {
@@ -81,9 +91,11 @@ export class ShelfService {
         promoted.push({ alias: s.storageAlias, name });
         finalNames.set(s.fileId, name);
       }
-      return await this.deps.prisma.$transaction(
-        staged.map((s) =>
-          this.deps.prisma.shelf.create({
+      return await this.deps.prisma.$transaction(async (tx) => {
+        const shelves: Shelf[] = [];
+        for (const [i, s] of staged.entries()) {
+          shelves.push(
+            await tx.shelf.create({
             data: {
               id: s.shelfId,
               ownerId,
@@ -107,8 +119,12 @@ export class ShelfService {
               },
             },
           }),
-        ),
-      );
+          );
+          const target = targets[i];
+          if (target) await this.deps.relations.attach(ownerId, s.shelfId, target, tx);
+        }
+        return shelves;
+      });
     } catch (err) {
       const committed = await this.deps.prisma.mediaFile
         .count({ where: { id: { in: staged.map((s) => s.fileId) } } })
@@ -149,12 +165,20 @@ export class ShelfService {
   }
 
   /** The owner's shelves, newest first, after the opaque cursor `after`. */
-  async list(ownerId: string, options: { kind?: MediaKind | null; first?: number | null; after?: string | null }): Promise<ShelfPage> {
+  async list(
+    ownerId: string,
+    options: { kind?: MediaKind | null; relatedTo?: RelationTarget | null; first?: number | null; after?: string | null },
+  ): Promise<ShelfPage> {
     const first = options.first ?? 20;
     if (first < 0 || first > MAX_PAGE_SIZE) {
       throw new MediaError("BAD_USER_INPUT", `first must be between 0 and ${MAX_PAGE_SIZE}`);
     }
-    const where = { ownerId, ...(options.kind ? { kind: options.kind } : {}) };
+    const related = options.relatedTo ? this.deps.relations.validate(options.relatedTo) : undefined;
+    const where = {
+      ownerId,
+      ...(options.kind ? { kind: options.kind } : {}),
+      ...(related ? { relations: { some: { ownerId, model: related.model, objectId: related.objectId } } } : {}),
+    };
     const position = options.after ? decodeCursor(options.after) : undefined;
     const [rows, totalCount] = await Promise.all([
       this.deps.prisma.shelf.findMany({
@@ -207,6 +231,13 @@ export class ShelfService {
   /** The file stored under `name` in `storage`, whoever owns it (the media route serves by name). */
   async fileByName(storage: string, name: string): Promise<MediaFile | null> {
     return this.deps.prisma.mediaFile.findUnique({ where: { storage_name: { storage, name } } });
+  }
+
+  /** Shelves by id in one query (the DataLoader batch function); null where there is none. */
+  async byIds(ids: readonly string[]): Promise<Array<Shelf | null>> {
+    const rows = await this.deps.prisma.shelf.findMany({ where: { id: { in: ids.filter(isUuid) } } });
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((id) => byId.get(id) ?? null);
   }
 
   /** Files of many shelves in one query: the DataLoader batch function. */

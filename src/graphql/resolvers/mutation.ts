@@ -17,6 +17,10 @@ export const mutationResolvers: Resolvers = {
       const { deletedFiles } = await services.shelves.delete(viewer.ownerId, id);
       return { id, deletedFiles };
     },
+    attachShelf: (_parent, { shelfId, target }, { viewer, services }) => services.relations.attach(viewer.ownerId, shelfId, target),
+    detachShelf: (_parent, { shelfId, target }, { viewer, services }) => services.relations.detach(viewer.ownerId, shelfId, target),
+    reorderRelations: (_parent, { target, shelfIds }, { viewer, services }) => services.relations.reorder(viewer.ownerId, target, shelfIds),
+    detachAll: (_parent, { target }, { viewer, services }) => services.relations.detachAll(viewer.ownerId, target),
   },
   DeleteShelfPayload: {
     deleted: () => true,

@@ -6,6 +6,7 @@ export const queryResolvers: Resolvers = {
     viewer: (_parent, _args, { viewer }) => ({ ownerId: viewer.ownerId }),
     shelf: (_parent, { id }, { viewer, services }) => services.shelves.get(viewer.ownerId, id),
     mediaKinds: (_parent, _args, { services }) => [...services.kinds.all()],
+    shelvesFor: (_parent, { target, kind }, { viewer, services }) => services.relations.shelvesFor(viewer.ownerId, target, kind),
   },
   Viewer: {
     id: ({ ownerId }) => ownerId,
@@ -13,8 +14,8 @@ export const queryResolvers: Resolvers = {
   },
   Library: {
     ownerId: ({ ownerId }) => ownerId,
-    shelfSet: async ({ ownerId }, { kind, first, after }, { services }) => {
-      const page = await services.shelves.list(ownerId, { kind, first, after });
+    shelfSet: async ({ ownerId }, { kind, relatedTo, first, after }, { services }) => {
+      const page = await services.shelves.list(ownerId, { kind, relatedTo, first, after });
       const edges = page.shelves.map((node) => ({ cursor: encodeCursor(node), node }));
       return {
         edges,

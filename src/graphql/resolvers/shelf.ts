@@ -15,7 +15,9 @@ const fromOriginal =
   async (shelf: Shelf, args: unknown, context: Context): Promise<number | null> =>
     (await original(shelf, args, context))[field];
 
-const common = { original, files };
+const relations = (shelf: Shelf, _args: unknown, { loaders }: Context) => loaders.relationsByShelf.load(shelf.id);
+
+const common = { original, files, relations };
 
 export const shelfResolvers: Resolvers = {
   Shelf: {
@@ -30,4 +32,11 @@ export const shelfResolvers: Resolvers = {
     durationMs: fromOriginal("durationMs"),
   },
   DocumentShelf: common,
+  ShelfRelation: {
+    shelf: async (relation, _args, { loaders }) => {
+      const shelf = await loaders.shelfById.load(relation.shelfId);
+      if (!shelf) throw new Error(`Relation ${relation.id} has no shelf`);
+      return shelf;
+    },
+  },
 };
