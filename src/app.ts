@@ -63,6 +63,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
       services,
       resolveViewer: createViewerResolver(config.auth),
       production: config.production,
+      limits: config.graphqlLimits,
       maxFiles: config.uploads.maxFiles,
       log,
       healthCheck: async () => {

@@ -42,6 +42,9 @@ const EnvSchema = z.object({
   PROBE_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   STORAGE_CONFIG: optionalString,
   RELATION_MODELS: optionalString,
+  GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).default(12),
+  GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).default(30),
+  GRAPHQL_MAX_COST: z.coerce.number().int().min(10).default(20000),
   MEDIA_SIGNING_KEY: optionalString.refine((v) => v === undefined || v.length >= 32, "MEDIA_SIGNING_KEY must be at least 32 characters"),
 });
 
@@ -64,6 +67,8 @@ export type Config = {
   storage: StorageSettings;
   /** Models shelves may be attached to ("app_label.model_name" or "app_label.*"); empty for any. */
   relationModels: string[];
+  /** Validation limits every operation must keep within. */
+  graphqlLimits: { maxDepth: number; maxAliases: number; maxCost: number };
   /** Key for signed media links; without one a key is generated once and kept in DATA_DIR. */
   signingKey?: string;
 };
@@ -99,6 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     image: { maxPixels: e.IMAGE_MAX_PIXELS },
     ffmpeg: { ffmpegPath: e.FFMPEG_PATH, ffprobePath: e.FFPROBE_PATH, probeTimeoutMs: e.PROBE_TIMEOUT_MS },
     storage: loadStorageSettings(env, e.STORAGE_CONFIG),
+    graphqlLimits: { maxDepth: e.GRAPHQL_MAX_DEPTH, maxAliases: e.GRAPHQL_MAX_ALIASES, maxCost: e.GRAPHQL_MAX_COST },
     relationModels: (e.RELATION_MODELS ?? "").split(",").map((m) => m.trim()).filter(Boolean),
     signingKey: e.MEDIA_SIGNING_KEY,
   };

@@ -46,6 +46,30 @@ describe("errors in production", () => {
     assert.equal(introspection.status, 400, "introspection is off in production");
   });
 
+  it("refuses a query 20 levels deep, one with 1,000 aliases, and one too costly, before running them", async () => {
+    let deep = "id";
+    for (let i = 0; i < 10; i++) deep = `relations { shelf { ${deep} } }`;
+    const tooDeep = await rawQuery(server.url, `{ viewer { library { shelfSet { edges { node { ${deep} } } } } } }`);
+    assert.equal(tooDeep.status, 400);
+    assert.equal(tooDeep.body.errors![0]!.extensions?.code, "GRAPHQL_VALIDATION_FAILED");
+    assert.equal(tooDeep.body.data, undefined);
+
+    const aliases = Array.from({ length: 1000 }, (_, i) => `a${i}: viewer { id }`).join(" ");
+    server.queries.length = 0;
+    const tooMany = await rawQuery(server.url, `{ ${aliases} }`);
+    assert.equal(tooMany.status, 400);
+    assert.equal(tooMany.body.errors![0]!.extensions?.code, "GRAPHQL_VALIDATION_FAILED");
+    assert.equal(server.queries.length, 0, "nothing ran");
+
+    const wide = Array.from({ length: 25 }, (_, i) => `s${i}: shelfSet(first: 100) { edges { node { id title createdAt original { url size mimeType checksum width height } files { url size } } } }`).join(" ");
+    const tooCostly = await rawQuery(server.url, `{ viewer { library { ${wide} } } }`);
+    assert.equal(tooCostly.status, 400);
+    assert.equal(tooCostly.body.errors![0]!.extensions?.code, "GRAPHQL_VALIDATION_FAILED");
+
+    const fine = await rawQuery(server.url, "{ viewer { library { shelfSet(first: 50) { edges { node { id relations { shelf { id } } original { url } } } } } } }");
+    assert.equal(fine.status, 200, JSON.stringify(fine.body));
+  });
+
   it("refuses batched HTTP requests", async () => {
     const res = await fetch(`${server.url}/graphql`, {
       method: "POST",

@@ -1,8 +1,11 @@
 import { ApolloServer } from "@apollo/server";
+import { costLimitRule } from "@escape.tech/graphql-armor-cost-limit";
+import { maxAliasesRule } from "@escape.tech/graphql-armor-max-aliases";
+import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { expressMiddleware } from "@as-integrations/express5";
 import express, { type NextFunction, type Request, type Response } from "express";
-import { GraphQLError } from "graphql";
+import { GraphQLError, type ValidationContext } from "graphql";
 import type { Viewer } from "../auth/viewer.js";
 import type { Context } from "../graphql/context.js";
 import { createErrorFormatter } from "../graphql/errors.js";
@@ -19,6 +22,7 @@ export interface HttpOptions {
   services: Services;
   resolveViewer: (authorization: string | undefined) => Promise<Viewer>;
   production: boolean;
+  limits: { maxDepth: number; maxAliases: number; maxCost: number };
   maxFiles: number;
   log: (message: string) => void;
   healthCheck: () => Promise<void>;
@@ -37,6 +41,8 @@ export async function createHttpApp(options: HttpOptions): Promise<{ app: expres
     introspection: !options.production,
     includeStacktraceInErrorResponses: !options.production,
     hideSchemaDetailsFromClientErrors: options.production,
+    // Depth, alias and cost limits: one request cannot ask for unbounded work.
+    validationRules: limitRules(options.limits, options.production),
     formatError: createErrorFormatter({ production: options.production, log: options.log }),
     plugins: [ApolloServerPluginLandingPageDisabled(), uploadRequestRules()],
   });
@@ -88,6 +94,23 @@ export async function createHttpApp(options: HttpOptions): Promise<{ app: expres
 
   app.use(graphqlHttpErrors(options.log));
   return { app, apollo };
+}
+
+/**
+ * The limit rules report their refusals as validation errors (400, GRAPHQL_VALIDATION_FAILED);
+ * left to their default they throw, which the server would answer with a 500.
+ */
+function limitRules(limits: HttpOptions["limits"], production: boolean) {
+  const common = {
+    exposeLimits: !production,
+    propagateOnRejection: false,
+    onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)],
+  };
+  return [
+    maxDepthRule({ ...common, n: limits.maxDepth, errorMessage: "Query is too deep." }),
+    maxAliasesRule({ ...common, n: limits.maxAliases, errorMessage: "Query has too many aliases." }),
+    costLimitRule({ ...common, maxCost: limits.maxCost, errorMessage: "Query is too costly." }),
+  ];
 }
 
 /** Errors raised before GraphQL runs (multipart parsing, body size) answered in GraphQL's shape. */
