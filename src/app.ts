@@ -41,7 +41,12 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     await fs.mkdir(config.mediaRoot, { recursive: true });
 
     const storages = openStorages({ ...config, settings: config.storage, prisma: db.prisma });
-    const kinds = new KindRegistry(config.kindLimits);
+    // The service-wide pixel cap applies to images whatever the kind's own rule says.
+    const imageRules = config.kindRules.IMAGE ?? {};
+    const kinds = new KindRegistry(config.kindLimits, {
+      ...config.kindRules,
+      IMAGE: { ...imageRules, maxPixels: Math.min(imageRules.maxPixels ?? Infinity, config.image.maxPixels) },
+    });
     const deletions = new DeletionQueue(db.prisma, storages, { log });
     const relations = new RelationService(db.prisma, config.relationModels);
     const shelves = new ShelfService({

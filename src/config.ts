@@ -3,6 +3,7 @@ import path from "node:path";
 import { z } from "zod";
 import { storageSettingsFromEnv, StorageSettingsSchema, type StorageSettings } from "./storage/settings.js";
 import { validateUploadRoute } from "./storage/routes.js";
+import type { KindSettings } from "./media/kinds.js";
 
 /** Environment variables → one validated, typed configuration. Every variable is listed in the README. */
 
@@ -42,6 +43,7 @@ const EnvSchema = z.object({
   PROBE_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   STORAGE_CONFIG: optionalString,
   RELATION_MODELS: optionalString,
+  MEDIA_KIND_RULES: optionalString,
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).default(12),
   GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).default(30),
   GRAPHQL_MAX_COST: z.coerce.number().int().min(10).default(20000),
@@ -62,6 +64,8 @@ export type Config = {
   auth: { jwtSecret?: string; localOwnerId: string };
   uploads: { maxFiles: number };
   kindLimits: { IMAGE: number; AUDIO: number; VIDEO: number; DOCUMENT: number };
+  /** Per-kind formats and limits beyond size (MEDIA_KIND_RULES). */
+  kindRules: Partial<Record<"IMAGE" | "AUDIO" | "VIDEO" | "DOCUMENT", KindSettings>>;
   image: { maxPixels: number };
   ffmpeg: { ffmpegPath: string; ffprobePath: string; probeTimeoutMs: number };
   storage: StorageSettings;
@@ -102,12 +106,46 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       DOCUMENT: e.MAX_SIZE_DOCUMENT,
     },
     image: { maxPixels: e.IMAGE_MAX_PIXELS },
+    kindRules: parseKindRules(e.MEDIA_KIND_RULES),
     ffmpeg: { ffmpegPath: e.FFMPEG_PATH, ffprobePath: e.FFPROBE_PATH, probeTimeoutMs: e.PROBE_TIMEOUT_MS },
     storage: loadStorageSettings(env, e.STORAGE_CONFIG),
     graphqlLimits: { maxDepth: e.GRAPHQL_MAX_DEPTH, maxAliases: e.GRAPHQL_MAX_ALIASES, maxCost: e.GRAPHQL_MAX_COST },
     relationModels: (e.RELATION_MODELS ?? "").split(",").map((m) => m.trim()).filter(Boolean),
     signingKey: e.MEDIA_SIGNING_KEY,
   };
+}
+
+const positive = z.number().int().positive().optional();
+const KindRulesSchema = z.partialRecord(
+  z.enum(["IMAGE", "AUDIO", "VIDEO", "DOCUMENT"]),
+  z
+    .object({
+      formats: z.array(z.string()).optional(),
+      minWidth: positive,
+      minHeight: positive,
+      maxWidth: positive,
+      maxHeight: positive,
+      maxPixels: positive,
+      maxDurationMs: positive,
+      maxFilesPerUpload: positive,
+    })
+    .strict(),
+);
+
+/** MEDIA_KIND_RULES: JSON such as {"IMAGE": {"maxWidth": 8000, "formats": ["jpg", "png"]}}. */
+function parseKindRules(json: string | undefined): Config["kindRules"] {
+  if (!json) return {};
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch (err) {
+    throw new ConfigError(`MEDIA_KIND_RULES is not valid JSON: ${(err as Error).message}`);
+  }
+  const parsed = KindRulesSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(`Invalid MEDIA_KIND_RULES:\n${parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`).join("\n")}`);
+  }
+  return parsed.data;
 }
 
 /** Storage from a JSON file (several aliases, routing, upload routes) or, for one backend, from the environment. */

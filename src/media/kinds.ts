@@ -10,7 +10,23 @@ export interface MediaFormat {
 
 export type Analyzer = "image" | "av" | "none";
 
-export interface KindSpec {
+/** Limits an upload of a kind must keep within, beyond its formats and size (all optional). */
+export interface KindRules {
+  minWidth?: number;
+  minHeight?: number;
+  maxWidth?: number;
+  maxHeight?: number;
+  /** Most pixels of an image, checked from its header before anything is decoded. */
+  maxPixels?: number;
+  maxDurationMs?: number;
+  /** Most files of this kind in one upload request. */
+  maxFilesPerUpload?: number;
+}
+
+/** Per-kind settings: the accepted formats (by extension, a subset of the kind's) and the rules. */
+export type KindSettings = KindRules & { formats?: string[] };
+
+export interface KindSpec extends KindRules {
   kind: MediaKind;
   /** The GraphQL object type of shelves of this kind (schema.graphql). */
   shelfType: string;
@@ -25,7 +41,7 @@ const f = (mimeType: string, extension: string, demuxer?: string): MediaFormat =
  * Every kind of media the service accepts. Adding a kind is one entry here, its value in the
  * MediaKind enums (prisma/schema.prisma and schema.graphql) and its GraphQL type.
  */
-export const KIND_FORMATS: Record<MediaKind, Omit<KindSpec, "maxFileSize">> = {
+export const KIND_FORMATS: Record<MediaKind, Pick<KindSpec, "kind" | "shelfType" | "analyzer" | "formats">> = {
   IMAGE: {
     kind: "IMAGE",
     shelfType: "ImageShelf",
@@ -88,11 +104,17 @@ export const KIND_FORMATS: Record<MediaKind, Omit<KindSpec, "maxFileSize">> = {
 export class KindRegistry {
   private readonly specs: KindSpec[];
 
-  constructor(limits: Record<MediaKind, number>) {
-    this.specs = (Object.keys(KIND_FORMATS) as MediaKind[]).map((kind) => ({
-      ...KIND_FORMATS[kind],
-      maxFileSize: limits[kind],
-    }));
+  constructor(limits: Record<MediaKind, number>, settings: Partial<Record<MediaKind, KindSettings>> = {}) {
+    this.specs = (Object.keys(KIND_FORMATS) as MediaKind[]).map((kind) => {
+      const { formats: allowed, ...rules } = settings[kind] ?? {};
+      const base = KIND_FORMATS[kind];
+      const unknown = allowed?.filter((ext) => !base.formats.some((f) => f.extension === ext)) ?? [];
+      if (unknown.length > 0) {
+        throw new Error(`${kind} cannot accept ${unknown.join(", ")}; it knows ${[...new Set(base.formats.map((f) => f.extension))].join(", ")}`);
+      }
+      const formats = allowed ? base.formats.filter((f) => allowed.includes(f.extension)) : base.formats;
+      return { ...base, ...rules, formats, maxFileSize: limits[kind] };
+    });
   }
 
   all(): readonly KindSpec[] {

@@ -65,6 +65,7 @@ export class ShelfService {
     try {
       const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
       if (failure) throw failure.reason;
+      this.checkFileCounts(staged);
       return await this.record(
         ownerId,
         staged,
@@ -133,6 +134,16 @@ export class ShelfService {
         await Promise.all(promoted.map((p) => this.deps.storages.get(p.alias).delete(p.name).catch(() => {})));
       }
       throw err;
+    }
+  }
+
+  /** Refuses a request with more files of a kind than the kind allows in one upload. */
+  private checkFileCounts(staged: StagedFile[]): void {
+    for (const spec of this.deps.kinds.all()) {
+      const count = staged.filter((s) => s.kind === spec.kind).length;
+      if (spec.maxFilesPerUpload !== undefined && count > spec.maxFilesPerUpload) {
+        throw new MediaError("BAD_USER_INPUT", `${count} ${spec.kind} files in one upload; at most ${spec.maxFilesPerUpload} are allowed`);
+      }
     }
   }
 

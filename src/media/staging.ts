@@ -11,7 +11,7 @@ import type { Storage } from "../storage/contract.js";
 import type { StorageRegistry } from "../storage/registry.js";
 import { AnalysisError, analyzeAudioVideo, analyzeImage, type MediaInfo } from "../transcode/analyze.js";
 import { MediaError } from "./errors.js";
-import type { KindRegistry, KindSpec, MediaFormat } from "./kinds.js";
+import { KIND_FORMATS, type KindRegistry, type KindSpec, type MediaFormat } from "./kinds.js";
 
 /** Enough of the head of a file for every format the kinds accept to be recognised. */
 const SNIFF_BYTES = 64 * 1024;
@@ -98,6 +98,7 @@ export async function stageUpload(
     stagedName = await storage.save(tempName, Readable.from(metered()), { contentType: format.mimeType });
 
     const info = await analyze(storage, stagedName, spec, format, options);
+    checkRules(spec, info);
     return {
       shelfId,
       storageAlias,
@@ -181,6 +182,12 @@ async function detectKind(
   }
   const match = detected && kinds.forMimeType(detected.mime);
   if (!match) {
+    // A format its kind knows but the configuration left out: say which formats that kind takes.
+    const kind = detected && (Object.values(KIND_FORMATS).find((k) => k.formats.some((f) => f.mimeType === detected.mime))?.kind);
+    if (kind) {
+      const accepted = kinds.get(kind).formats.map((fmt) => fmt.extension).join(", ");
+      throw new MediaError("UNSUPPORTED_MEDIA_TYPE", `${describe(detected.mime)} is not accepted for ${kind}; accepted formats: ${accepted}`);
+    }
     throw new MediaError("UNSUPPORTED_MEDIA_TYPE", `${describe(detected?.mime)} is not accepted by any media kind`);
   }
   return match;
@@ -201,12 +208,27 @@ async function analyze(
   try {
     return await withLocalFile(storage, name, (file) =>
       spec.analyzer === "image"
-        ? analyzeImage(file, options.image)
+        ? analyzeImage(file, { maxPixels: Math.min(spec.maxPixels ?? Infinity, options.image.maxPixels) })
         : analyzeAudioVideo(file, format.demuxer ?? "", options.ffprobe),
     );
   } catch (err) {
     if (err instanceof AnalysisError && err.badInput) throw new MediaError("BAD_USER_INPUT", err.message);
     throw err;
+  }
+}
+
+/** Refuses a file whose measurements break its kind's rules, naming the rule. */
+function checkRules(spec: KindSpec, info: MediaInfo): void {
+  const refuse = (what: string) => {
+    throw new MediaError("BAD_USER_INPUT", `${what} for ${spec.kind}`);
+  };
+  const { width, height, durationMs } = info;
+  if (width !== undefined && spec.minWidth !== undefined && width < spec.minWidth) refuse(`The width ${width} is below the minimum of ${spec.minWidth}`);
+  if (height !== undefined && spec.minHeight !== undefined && height < spec.minHeight) refuse(`The height ${height} is below the minimum of ${spec.minHeight}`);
+  if (width !== undefined && spec.maxWidth !== undefined && width > spec.maxWidth) refuse(`The width ${width} is above the maximum of ${spec.maxWidth}`);
+  if (height !== undefined && spec.maxHeight !== undefined && height > spec.maxHeight) refuse(`The height ${height} is above the maximum of ${spec.maxHeight}`);
+  if (durationMs !== undefined && spec.maxDurationMs !== undefined && durationMs > spec.maxDurationMs) {
+    refuse(`The duration of ${durationMs} ms is above the maximum of ${spec.maxDurationMs} ms`);
   }
 }
 
