@@ -4,6 +4,7 @@ import { z } from "zod";
 import { storageSettingsFromEnv, StorageSettingsSchema, type StorageSettings } from "./storage/settings.js";
 import { validateUploadRoute } from "./storage/routes.js";
 import type { KindSettings } from "./media/kinds.js";
+import type { AuthOptions } from "./auth/viewer.js";
 
 /** Environment variables → one validated, typed configuration. Every variable is listed in the README. */
 
@@ -31,6 +32,11 @@ const EnvSchema = z.object({
     "DATABASE_URL must be a postgresql:// URL",
   ),
   AUTH_JWT_SECRET: optionalString,
+  AUTH_JWKS_URL: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), "AUTH_JWKS_URL must be an http(s) URL"),
+  AUTH_JWT_ISSUER: optionalString,
+  AUTH_JWT_AUDIENCE: optionalString,
+  AUTH_ROLES_CLAIM: z.string().min(1).default("roles"),
+  AUTH_ADMIN_ROLE: z.string().min(1).default("admin"),
   LOCAL_OWNER_ID: z.string().min(1).default("local"),
   MAX_UPLOAD_FILES: z.coerce.number().int().positive().default(20),
   MAX_SIZE_IMAGE: byteSize(50 * MiB),
@@ -61,7 +67,7 @@ export type Config = {
   databaseUrl?: string;
   mediaRoot: string;
   mediaUrl: string;
-  auth: { jwtSecret?: string; localOwnerId: string };
+  auth: AuthOptions;
   uploads: { maxFiles: number };
   kindLimits: { IMAGE: number; AUDIO: number; VIDEO: number; DOCUMENT: number };
   /** Per-kind formats and limits beyond size (MEDIA_KIND_RULES). */
@@ -97,7 +103,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     mediaRoot: path.resolve(e.MEDIA_ROOT ?? path.join(dataDir, "media")),
     mediaUrl: e.MEDIA_URL,
-    auth: { jwtSecret: e.AUTH_JWT_SECRET, localOwnerId: e.LOCAL_OWNER_ID },
+    auth: {
+      jwtSecret: e.AUTH_JWT_SECRET,
+      jwksUrl: e.AUTH_JWKS_URL,
+      issuer: e.AUTH_JWT_ISSUER,
+      audience: e.AUTH_JWT_AUDIENCE,
+      rolesClaim: e.AUTH_ROLES_CLAIM,
+      adminRole: e.AUTH_ADMIN_ROLE,
+      localOwnerId: e.LOCAL_OWNER_ID,
+    },
     uploads: { maxFiles: e.MAX_UPLOAD_FILES },
     kindLimits: {
       IMAGE: e.MAX_SIZE_IMAGE,

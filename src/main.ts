@@ -7,9 +7,9 @@ async function main(): Promise<void> {
   const app = await startApp(config);
   const database = config.databaseUrl ? "PostgreSQL" : `the embedded database in ${config.embeddedDbDir}`;
   console.log(`media library listening on ${app.url}/graphql (${database}; files in ${config.mediaRoot})`);
-  if (!config.auth.jwtSecret) {
+  if (!config.auth.jwtSecret && !config.auth.jwksUrl) {
     console.warn(
-      `no AUTH_JWT_SECRET set: every request acts as the single local owner "${config.auth.localOwnerId}" (quick start only)`,
+      `no AUTH_JWT_SECRET or AUTH_JWKS_URL set: every request acts as the single local owner "${config.auth.localOwnerId}" (quick start only)`,
     );
   }
   let stopping = false;

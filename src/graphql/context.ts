@@ -12,6 +12,7 @@ export interface Context {
 /** Viewer and Library resolve from the owner alone. */
 export interface LibraryParent {
   ownerId: string;
+  admin?: boolean;
 }
 
 export interface DeleteShelfResult {

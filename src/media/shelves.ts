@@ -169,6 +169,13 @@ export class ShelfService {
     return this.deps.prisma.shelf.findFirst({ where: { id, ownerId } });
   }
 
+  /** The owner of a shelf, or null: lets an admin act on any library. */
+  async ownerOf(id: string): Promise<string | null> {
+    if (!isUuid(id)) return null;
+    const shelf = await this.deps.prisma.shelf.findUnique({ where: { id }, select: { ownerId: true } });
+    return shelf?.ownerId ?? null;
+  }
+
   async getOrFail(ownerId: string, id: string): Promise<Shelf> {
     const shelf = await this.get(ownerId, id);
     if (!shelf) throw notFound(id);

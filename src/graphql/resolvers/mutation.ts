@@ -1,4 +1,5 @@
 import type { Resolvers } from "../generated/resolvers.js";
+import { ownerForShelf } from "./scope.js";
 
 export const mutationResolvers: Resolvers = {
   Mutation: {
@@ -11,14 +12,18 @@ export const mutationResolvers: Resolvers = {
         viewer.ownerId,
         input.files.map((file) => ({ file, kind: input.kind })),
       ),
-    updateShelf: (_parent, { id, input }, { viewer, services }) =>
-      input.title == null ? services.shelves.getOrFail(viewer.ownerId, id) : services.shelves.updateTitle(viewer.ownerId, id, input.title),
+    updateShelf: async (_parent, { id, input }, { viewer, services }) => {
+      const owner = await ownerForShelf(viewer, services, id);
+      return input.title == null ? services.shelves.getOrFail(owner, id) : services.shelves.updateTitle(owner, id, input.title);
+    },
     deleteShelf: async (_parent, { id }, { viewer, services }) => {
-      const { deletedFiles } = await services.shelves.delete(viewer.ownerId, id);
+      const { deletedFiles } = await services.shelves.delete(await ownerForShelf(viewer, services, id), id);
       return { id, deletedFiles };
     },
-    attachShelf: (_parent, { shelfId, target }, { viewer, services }) => services.relations.attach(viewer.ownerId, shelfId, target),
-    detachShelf: (_parent, { shelfId, target }, { viewer, services }) => services.relations.detach(viewer.ownerId, shelfId, target),
+    attachShelf: async (_parent, { shelfId, target }, { viewer, services }) =>
+      services.relations.attach(await ownerForShelf(viewer, services, shelfId), shelfId, target),
+    detachShelf: async (_parent, { shelfId, target }, { viewer, services }) =>
+      services.relations.detach(await ownerForShelf(viewer, services, shelfId), shelfId, target),
     reorderRelations: (_parent, { target, shelfIds }, { viewer, services }) => services.relations.reorder(viewer.ownerId, target, shelfIds),
     detachAll: (_parent, { target }, { viewer, services }) => services.relations.detachAll(viewer.ownerId, target),
   },

@@ -1,15 +1,18 @@
 import { encodeCursor } from "../../media/shelves.js";
 import type { Resolvers } from "../generated/resolvers.js";
+import { libraryFor, ownerForShelf } from "./scope.js";
 
 export const queryResolvers: Resolvers = {
   Query: {
-    viewer: (_parent, _args, { viewer }) => ({ ownerId: viewer.ownerId }),
-    shelf: (_parent, { id }, { viewer, services }) => services.shelves.get(viewer.ownerId, id),
+    viewer: (_parent, _args, { viewer }) => ({ ownerId: viewer.ownerId, admin: viewer.admin }),
+    library: (_parent, { ownerId }, { viewer }) => libraryFor(viewer, ownerId),
+    shelf: async (_parent, { id }, { viewer, services }) => services.shelves.get(await ownerForShelf(viewer, services, id), id),
     mediaKinds: (_parent, _args, { services }) => [...services.kinds.all()],
     shelvesFor: (_parent, { target, kind }, { viewer, services }) => services.relations.shelvesFor(viewer.ownerId, target, kind),
   },
   Viewer: {
     id: ({ ownerId }) => ownerId,
+    admin: ({ admin }) => admin ?? false,
     library: ({ ownerId }) => ({ ownerId }),
   },
   Library: {
