@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
+import { ApiKeyService } from "./auth/apikeys.js";
 import { createViewerResolver } from "./auth/viewer.js";
 import type { Config } from "./config.js";
 import { openDatabase, type Database } from "./db/client.js";
@@ -60,13 +61,14 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
         ffprobe: { ffprobePath: config.ffmpeg.ffprobePath, timeoutMs: config.ffmpeg.probeTimeoutMs },
       },
     });
+    const apiKeys = new ApiKeyService(db.prisma);
     const services: Services = { storages, kinds, shelves, relations, deletions };
 
     const { app, apollo } = await createHttpApp({
       typeDefs: await fs.readFile(SCHEMA_FILE, "utf8"),
       resolvers,
       services,
-      resolveViewer: createViewerResolver(config.auth),
+      resolveViewer: createViewerResolver(config.auth, (key) => apiKeys.lookup(key)),
       production: config.production,
       limits: config.graphqlLimits,
       maxFiles: config.uploads.maxFiles,

@@ -100,3 +100,40 @@ describe("JWTs from a key set (RS256, ES256), issuer, audience and roles", () =>
     assert.equal((await gql(server.url, GetShelfDocument, { id: shelf.id }, { token: bob })).data!.shelf, null);
   });
 });
+
+describe("API keys", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer("pglite", { AUTH_JWT_SECRET: "api-key-test-secret-0123456789abcdef" });
+  });
+  after(() => server.close());
+
+  it("act as their owner, are stored hashed, record their last use and stop working when revoked", async () => {
+    const { ApiKeyService } = await import("../src/auth/apikeys.js");
+    const keys = new ApiKeyService(server.app.db.prisma);
+    const { id, key } = await keys.create({ ownerId: "backend", name: "shop backend" });
+    const stored = await server.app.db.prisma.apiKey.findUniqueOrThrow({ where: { id } });
+    assert.ok(!JSON.stringify(stored).includes(key.split("_")[2]!), "only a hash of the secret is kept");
+    assert.equal(stored.lastUsedAt, null);
+
+    const headers = { authorization: `ApiKey ${key}` };
+    const me = await gql(server.url, WhoamiDocument, {}, { headers });
+    assert.deepEqual(me.data!.viewer, { id: "backend", admin: false });
+    assert.ok((await server.app.db.prisma.apiKey.findUniqueOrThrow({ where: { id } })).lastUsedAt);
+    const shelf = await uploadShelf(server.url, await makeImage(8, 8), "by-key.jpg", { headers });
+    assert.ok(shelf.id);
+
+    const tampered = key.slice(0, -2) + (key.endsWith("A") ? "BB" : "AA");
+    for (const bad of [tampered, "mk_0000000000000000_" + "x".repeat(43), "nonsense"]) {
+      const res = await gql(server.url, WhoamiDocument, {}, { headers: { authorization: `ApiKey ${bad}` } });
+      assert.equal(errorCode(res), "UNAUTHENTICATED", bad);
+    }
+    assert.equal(await keys.revoke(id), true);
+    assert.equal(await keys.revoke(id), false);
+    assert.equal(errorCode(await gql(server.url, WhoamiDocument, {}, { headers })), "UNAUTHENTICATED");
+
+    const admin = await keys.create({ ownerId: "ops", name: "ops", admin: true });
+    const asAdmin = await gql(server.url, GetShelfDocument, { id: shelf.id }, { headers: { authorization: `ApiKey ${admin.key}` } });
+    assert.equal(asAdmin.data!.shelf!.id, shelf.id, "an admin key sees every library");
+  });
+});

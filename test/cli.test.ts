@@ -88,6 +88,20 @@ describe("the commands in the README", () => {
     }
   });
 
+  it("npm run media -- apikey creates, lists and revokes keys", async () => {
+    const dataDir = await tempDir();
+    const created = await npm(["run", "media", "--", "apikey", "create", "--owner", "shop", "--name", "shop backend"], { DATA_DIR: dataDir });
+    const key = /^mk_[0-9a-f]{16}_\S{43}$/m.exec(created.stdout)?.[0];
+    assert.ok(key, created.stdout);
+    const id = key.split("_")[1]!;
+    const listed = await npm(["run", "media", "--", "apikey", "list"], { DATA_DIR: dataDir });
+    assert.match(listed.stdout, new RegExp(`${id}  shop backend  owner=shop  created=\\S+  last-used=never`));
+    assert.doesNotMatch(listed.stdout, new RegExp(key.split("_")[2]!.replace(/[-]/g, "\\-")), "the secret is never shown again");
+    const revoked = await npm(["run", "media", "--", "apikey", "revoke", id], { DATA_DIR: dataDir });
+    assert.match(revoked.stdout, new RegExp(`revoked ${id}`));
+    assert.match((await npm(["run", "media", "--", "apikey", "list"], { DATA_DIR: dataDir })).stdout, /revoked=/);
+  });
+
   it("npm run media -- gc removes old orphans and keeps recorded files and young objects", async () => {
     const server = await startTestServer("pglite");
     const dataDir = await tempDir();

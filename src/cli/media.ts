@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { ApiKeyService } from "../auth/apikeys.js";
 import { ConfigError, loadConfig } from "../config.js";
 import { openDatabase } from "../db/client.js";
 import { applyPendingMigrations } from "../db/migrate.js";
@@ -10,6 +11,10 @@ const USAGE = `usage: npm run media -- <command> [options]
 
 commands:
   migrate                  apply pending database migrations
+  apikey create --owner ID --name NAME [--admin]
+                           make an API key (shown once) for calls as that owner
+  apikey list              list keys: id, name, owner, admin, created, last used, revoked
+  apikey revoke ID         revoke a key
   gc [--dry-run] [--grace-minutes N]
                            carry out pending storage deletions, then remove stored objects that no
                            file row names and that are older than the grace period (minutes,
@@ -21,6 +26,8 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig();
   const db = await openDatabase({ databaseUrl: config.databaseUrl, embeddedDbDir: config.embeddedDbDir });
   try {
+    // Every command works on an up-to-date schema, as the service does once started.
+    if (command && command !== "migrate") await applyPendingMigrations(db.adapterFactory);
     switch (command) {
       case "migrate": {
         const applied = await applyPendingMigrations(db.adapterFactory, { log: (m) => console.log(m) });
@@ -42,6 +49,31 @@ async function main(argv: string[]): Promise<number> {
         storages.close();
         console.log(`scanned ${report.scanned} object(s), ${values["dry-run"] ? "found" : "removed"} ${report.orphans.length} orphan(s)`);
         return 0;
+      }
+      case "apikey": {
+        const keys = new ApiKeyService(db.prisma);
+        const [action, ...args] = rest;
+        if (action === "create") {
+          const { values } = parseArgs({ args, options: { owner: { type: "string" }, name: { type: "string" }, admin: { type: "boolean" } } });
+          if (!values.owner || !values.name) throw new ConfigError("apikey create needs --owner and --name");
+          const { id, key } = await keys.create({ ownerId: values.owner, name: values.name, admin: values.admin });
+          console.log(`created key ${id} for ${values.owner}${values.admin ? " (admin)" : ""}; it is shown only now:\n${key}`);
+          return 0;
+        }
+        if (action === "list") {
+          for (const k of await keys.list()) {
+            const used = k.lastUsedAt?.toISOString() ?? "never";
+            console.log(`${k.id}  ${k.name}  owner=${k.ownerId}${k.admin ? "  admin" : ""}  created=${k.createdAt.toISOString()}  last-used=${used}${k.revokedAt ? `  revoked=${k.revokedAt.toISOString()}` : ""}`);
+          }
+          return 0;
+        }
+        if (action === "revoke" && args[0]) {
+          const revoked = await keys.revoke(args[0]);
+          console.log(revoked ? `revoked ${args[0]}` : `no active key ${args[0]}`);
+          return revoked ? 0 : 1;
+        }
+        console.error(USAGE);
+        return 2;
       }
       default:
         console.error(USAGE);
