@@ -96,7 +96,7 @@ describe("the commands in the README", () => {
     const id = key.split("_")[1]!;
     const listed = await npm(["run", "media", "--", "apikey", "list"], { DATA_DIR: dataDir });
     assert.match(listed.stdout, new RegExp(`${id}  shop backend  owner=shop  created=\\S+  last-used=never`));
-    assert.doesNotMatch(listed.stdout, new RegExp(key.split("_")[2]!.replace(/[-]/g, "\\-")), "the secret is never shown again");
+    assert.ok(!listed.stdout.includes(key.slice(`mk_${id}_`.length)), "the secret is never shown again");
     const revoked = await npm(["run", "media", "--", "apikey", "revoke", id], { DATA_DIR: dataDir });
     assert.match(revoked.stdout, new RegExp(`revoked ${id}`));
     assert.match((await npm(["run", "media", "--", "apikey", "list"], { DATA_DIR: dataDir })).stdout, /revoked=/);

@@ -85,6 +85,10 @@ async function serve(req: Request, res: Response, deps: MediaDeps & { alias: str
     res.status(404).type("text/plain").send("Not found");
     return;
   }
+  if (file.shelf.visibility === "PRIVATE" && signature !== "valid") {
+    res.status(403).type("text/plain").send("This file is private: use the signed link from the API");
+    return;
+  }
   if (serving.mode === "redirect") {
     res.setHeader("Cache-Control", "private, no-store");
     res.redirect(302, await deps.storages.get(deps.alias).url(name, { expiresIn: 300, download }));

@@ -1,4 +1,4 @@
-import type { MediaKind } from "../db/generated/enums.js";
+import type { MediaKind, Visibility } from "../db/generated/enums.js";
 import type { MediaFile, Shelf } from "../db/generated/client.js";
 import type { PrismaClient } from "../db/client.js";
 import type { StorageRegistry } from "../storage/registry.js";
@@ -23,6 +23,7 @@ export interface UploadRequest {
   file: IncomingFile | Promise<IncomingFile>;
   kind?: MediaKind | null;
   title?: string | null;
+  visibility?: Visibility | null;
   /** A record to attach the new shelf to, in the same transaction. */
   attachTo?: RelationTarget | null;
 }
@@ -69,7 +70,7 @@ export class ShelfService {
       return await this.record(
         ownerId,
         staged,
-        staged.map((_, i) => targets[i]),
+        staged.map((_, i) => ({ target: targets[i], visibility: requests[i]?.visibility ?? "PRIVATE" })),
       );
     } catch (err) {
       await Promise.all(staged.map((s) => this.deps.storages.get(s.storageAlias).delete(s.stagedName).catch(() => {})));
@@ -83,7 +84,11 @@ export class ShelfService {
    * but only once the rows are known not to exist (a commit whose reply was lost still counts);
    * a crash in between leaves an orphan for `gc`, never a row without bytes.
    */
-  private async record(ownerId: string, staged: StagedFile[], targets: Array<RelationTarget | undefined>): Promise<Shelf[]> {
+  private async record(
+    ownerId: string,
+    staged: StagedFile[],
+    extras: Array<{ target?: RelationTarget; visibility: Visibility }>,
+  ): Promise<Shelf[]> {
     const promoted: Array<{ alias: string; name: string }> = [];
     const finalNames = new Map<string, string>();
     try {
@@ -102,6 +107,7 @@ export class ShelfService {
               ownerId,
               kind: s.kind,
               title: s.title,
+              visibility: extras[i]!.visibility,
               files: {
                 create: {
                   id: s.fileId,
@@ -121,7 +127,7 @@ export class ShelfService {
             },
           }),
           );
-          const target = targets[i];
+          const target = extras[i]!.target;
           if (target) await this.deps.relations.attach(ownerId, s.shelfId, target, tx);
         }
         return shelves;
@@ -217,10 +223,13 @@ export class ShelfService {
     return { shelves: rows.slice(0, first), hasNextPage: rows.length > first, totalCount };
   }
 
-  async updateTitle(ownerId: string, id: string, title: string): Promise<Shelf> {
-    const clean = cleanTitle(title);
+  async update(ownerId: string, id: string, changes: { title?: string | null; visibility?: Visibility | null }): Promise<Shelf> {
+    const data = {
+      ...(changes.title != null ? { title: cleanTitle(changes.title) } : {}),
+      ...(changes.visibility != null ? { visibility: changes.visibility } : {}),
+    };
     // One conditional statement, so a concurrent delete gives NOT_FOUND rather than an error.
-    const { count } = isUuid(id) ? await this.deps.prisma.shelf.updateMany({ where: { id, ownerId }, data: { title: clean } }) : { count: 0 };
+    const { count } = isUuid(id) ? await this.deps.prisma.shelf.updateMany({ where: { id, ownerId }, data }) : { count: 0 };
     if (count === 0) throw notFound(id);
     return this.getOrFail(ownerId, id);
   }
@@ -246,9 +255,12 @@ export class ShelfService {
     return { deletedFiles };
   }
 
-  /** The file stored under `name` in `storage`, whoever owns it (the media route serves by name). */
-  async fileByName(storage: string, name: string): Promise<MediaFile | null> {
-    return this.deps.prisma.mediaFile.findUnique({ where: { storage_name: { storage, name } } });
+  /** The file stored under `name` in `storage`, whoever owns it, with its shelf's visibility (the media route serves by name). */
+  async fileByName(storage: string, name: string): Promise<(MediaFile & { shelf: { visibility: Visibility } }) | null> {
+    return this.deps.prisma.mediaFile.findUnique({
+      where: { storage_name: { storage, name } },
+      include: { shelf: { select: { visibility: true } } },
+    });
   }
 
   /** Shelves by id in one query (the DataLoader batch function); null where there is none. */

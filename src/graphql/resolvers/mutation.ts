@@ -10,11 +10,11 @@ export const mutationResolvers: Resolvers = {
     uploadShelves: (_parent, { input }, { viewer, services }) =>
       services.shelves.upload(
         viewer.ownerId,
-        input.files.map((file) => ({ file, kind: input.kind })),
+        input.files.map((file) => ({ file, kind: input.kind, visibility: input.visibility })),
       ),
     updateShelf: async (_parent, { id, input }, { viewer, services }) => {
       const owner = await ownerForShelf(viewer, services, id);
-      return input.title == null ? services.shelves.getOrFail(owner, id) : services.shelves.updateTitle(owner, id, input.title);
+      return services.shelves.update(owner, id, input);
     },
     deleteShelf: async (_parent, { id }, { viewer, services }) => {
       const { deletedFiles } = await services.shelves.delete(await ownerForShelf(viewer, services, id), id);

@@ -2,14 +2,20 @@ import type { MediaFile, Shelf } from "../../media/shelves.js";
 import type { Context } from "../context.js";
 import type { Resolvers } from "../generated/resolvers.js";
 
+/** Loads a shelf's files, first noting the shelf itself so its files' fields need no query for it. */
+function filesOf(shelf: Shelf, loaders: Context["loaders"]): Promise<MediaFile[]> {
+  loaders.shelfById.prime(shelf.id, shelf);
+  return loaders.filesByShelf.load(shelf.id);
+}
+
 async function original(shelf: Shelf, _args: unknown, { loaders }: Context): Promise<MediaFile> {
-  const files = await loaders.filesByShelf.load(shelf.id);
+  const files = await filesOf(shelf, loaders);
   const file = files.find((f) => f.role === "ORIGINAL");
   if (!file) throw new Error(`Shelf ${shelf.id} has no original`);
   return file;
 }
 
-const files = (shelf: Shelf, _args: unknown, { loaders }: Context) => loaders.filesByShelf.load(shelf.id);
+const files = (shelf: Shelf, _args: unknown, { loaders }: Context) => filesOf(shelf, loaders);
 const fromOriginal =
   (field: "width" | "height" | "durationMs") =>
   async (shelf: Shelf, args: unknown, context: Context): Promise<number | null> =>
