@@ -71,6 +71,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
       resolveViewer: createViewerResolver(config.auth, (key) => apiKeys.lookup(key)),
       production: config.production,
       limits: config.graphqlLimits,
+      introspection: config.introspection,
       maxFiles: config.uploads.maxFiles,
       log,
       healthCheck: async () => {

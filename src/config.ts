@@ -50,6 +50,7 @@ const EnvSchema = z.object({
   STORAGE_CONFIG: optionalString,
   RELATION_MODELS: optionalString,
   MEDIA_KIND_RULES: optionalString,
+  GRAPHQL_INTROSPECTION: z.enum(["true", "false", ""]).optional(),
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).default(12),
   GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).default(30),
   GRAPHQL_MAX_COST: z.coerce.number().int().min(10).default(20000),
@@ -79,6 +80,8 @@ export type Config = {
   relationModels: string[];
   /** Validation limits every operation must keep within. */
   graphqlLimits: { maxDepth: number; maxAliases: number; maxCost: number };
+  /** Schema introspection: on in development, off in production unless asked for. */
+  introspection: boolean;
   /** Key for signed media links; without one a key is generated once and kept in DATA_DIR. */
   signingKey?: string;
 };
@@ -123,6 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     kindRules: parseKindRules(e.MEDIA_KIND_RULES),
     ffmpeg: { ffmpegPath: e.FFMPEG_PATH, ffprobePath: e.FFPROBE_PATH, probeTimeoutMs: e.PROBE_TIMEOUT_MS },
     storage: loadStorageSettings(env, e.STORAGE_CONFIG),
+    introspection: e.GRAPHQL_INTROSPECTION ? e.GRAPHQL_INTROSPECTION === "true" : e.NODE_ENV !== "production",
     graphqlLimits: { maxDepth: e.GRAPHQL_MAX_DEPTH, maxAliases: e.GRAPHQL_MAX_ALIASES, maxCost: e.GRAPHQL_MAX_COST },
     relationModels: (e.RELATION_MODELS ?? "").split(",").map((m) => m.trim()).filter(Boolean),
     signingKey: e.MEDIA_SIGNING_KEY,

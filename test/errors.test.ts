@@ -81,6 +81,22 @@ describe("errors in production", () => {
   });
 });
 
+describe("introspection in production when configured", () => {
+  it("answers introspection with GRAPHQL_INTROSPECTION=true, and development has it by default", async () => {
+    const envs: Array<Record<string, string>> = [{ NODE_ENV: "production", GRAPHQL_INTROSPECTION: "true" }, { NODE_ENV: "development" }];
+    for (const env of envs) {
+      const server = await startTestServer("pglite", env);
+      try {
+        const res = await rawQuery(server.url, "{ __schema { queryType { name } } }");
+        assert.equal(res.status, 200, JSON.stringify(env));
+        assert.deepEqual(res.body.data, { __schema: { queryType: { name: "Query" } } });
+      } finally {
+        await server.close();
+      }
+    }
+  });
+});
+
 describe("errors in development", () => {
   let server: TestServer;
   before(async () => {

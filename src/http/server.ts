@@ -22,6 +22,7 @@ export interface HttpOptions {
   services: Services;
   resolveViewer: (authorization: string | undefined) => Promise<Viewer>;
   production: boolean;
+  introspection: boolean;
   limits: { maxDepth: number; maxAliases: number; maxCost: number };
   maxFiles: number;
   log: (message: string) => void;
@@ -38,7 +39,7 @@ export async function createHttpApp(options: HttpOptions): Promise<{ app: expres
     // The process entry shuts everything down in order on a signal; the server must not do it on its own.
     stopOnTerminationSignals: false,
     allowBatchedHttpRequests: false,
-    introspection: !options.production,
+    introspection: options.introspection,
     includeStacktraceInErrorResponses: !options.production,
     hideSchemaDetailsFromClientErrors: options.production,
     // Depth, alias and cost limits: one request cannot ask for unbounded work.
