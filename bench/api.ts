@@ -6,7 +6,7 @@
  *    the real service in this process (`startApp(loadConfig({...}))`, PORT=0, NODE_ENV=production,
  *    no AUTH_*, so every request acts as the local owner "local"), and seeds BENCH_SHELVES (500)
  *    shelves, each with one ORIGINAL MediaFile and one or two ShelfRelation rows, with createMany
- *    through `app.db.prisma`;
+ *    through `app.db.prisma`, then ANALYZEs them (as autovacuum soon would);
  *  - GraphQL path: POST /graphql with
  *      { viewer { library { shelfSet(first: 50) { edges { node { id title original { url size mimeType } relations { model objectId } } } } } } }
  *    from BENCH_CONCURRENCY (8) keep-alive clients for BENCH_SECONDS (8) after BENCH_WARMUP_SECONDS
@@ -16,10 +16,11 @@
  *  - DB floor: the same page as one SQL statement (Shelf ⋈ original MediaFile, relations as a
  *    json_agg subquery, newest first, LIMIT 50) through the same driver (a `pg` Pool on the same
  *    URL; PGlite opened on the same directory), turned into the same JSON document the GraphQL
- *    answer is, at the same concurrency and duration, in this thread, without HTTP;
+ *    answer is (links of non-PUBLIC shelves signed with the service's key, as the service signs
+ *    them), at the same concurrency and duration, in this thread, without HTTP;
  *  - HTTP floor (information): a bare node:http server answering that SQL result, loaded by the
  *    same worker clients as the GraphQL path;
- *  - checks that the GraphQL answer and the floor's document are the same data, then counts the
+ *  - checks that the floor's document is the GraphQL answer byte for byte, then counts the
  *    SQL statements (`startApp(config, { onQuery })`) of one GraphQL request for first = 5, 50
  *    and 100: a constant count shows the page is batched, not N+1. The throughput runs use an app
  *    started without onQuery (query logging costs time); the counts use a second start.
@@ -426,6 +427,9 @@ async function seed(app: RunningApp): Promise<void> {
   await prisma.shelf.createMany({ data: shelves });
   await prisma.mediaFile.createMany({ data: files });
   await prisma.shelfRelation.createMany({ data: relations });
+  // Statistics, as autovacuum would gather them within a minute: without them the planner
+  // guesses at a fresh table's size and both paths run plans they would not run in service.
+  await prisma.$executeRawUnsafe(`ANALYZE "Shelf", "MediaFile", "ShelfRelation"`);
 }
 
 async function postGraphql(url: string, query: string): Promise<string> {
@@ -451,7 +455,7 @@ interface FlavourResult {
   graphql: Figures;
   dbFloor: Figures;
   httpFloor: Figures;
-  /** page size → [SELECT statements, all statements] per GraphQL request */
+  /** Statements sent for one GraphQL request, per page size. */
   queries: Array<{ first: number; selects: number; statements: number }>;
   /** How many of the page's links are signed (private shelves). */
   signedUrls: number;
@@ -514,10 +518,18 @@ async function runFlavour(flavour: "postgresql" | "pglite", seconds: number): Pr
   let closeDriver: () => Promise<void>;
   if (databaseUrl) {
     const pool = new pg.Pool({ connectionString: databaseUrl });
-    // An idle client whose connection drops must not take the process down.
-    pool.on("error", (err) => console.error(`floor pool: ${err.message}`));
+    // An idle client whose connection drops must not take the process down. (pool.end() lets
+    // go of its clients before their connections have closed; the DROP DATABASE ... WITH
+    // (FORCE) that follows can still reach one of them, which is expected then.)
+    let ending = false;
+    pool.on("error", (err) => {
+      if (!ending) console.error(`floor pool: ${err.message}`);
+    });
     runSql = async (sql, params) => (await pool.query(sql, params)).rows;
-    closeDriver = onCleanup("pg pool", () => pool.end());
+    closeDriver = onCleanup("pg pool", () => {
+      ending = true;
+      return pool.end();
+    });
   } else {
     const pglite = await PGlite.create(path.join(dataDir, "db"));
     runSql = async (sql, params) => (await pglite.query(sql, params)).rows;

@@ -2,7 +2,7 @@ import { ApolloServer } from "@apollo/server";
 import { costLimitRule } from "@escape.tech/graphql-armor-cost-limit";
 import { maxAliasesRule } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
-import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { expressMiddleware } from "@as-integrations/express5";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { GraphQLError, type ValidationContext } from "graphql";
@@ -45,7 +45,8 @@ export async function createHttpApp(options: HttpOptions): Promise<{ app: expres
     // Depth, alias and cost limits: one request cannot ask for unbounded work.
     validationRules: limitRules(options.limits, options.production),
     formatError: createErrorFormatter({ production: options.production, log: options.log }),
-    plugins: [ApolloServerPluginLandingPageDisabled(), uploadRequestRules()],
+    // No cache hints are used; the default cache-control plugin would still run a hook per field.
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), uploadRequestRules()],
   });
   await apollo.start();
 

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
@@ -7,11 +7,13 @@ import path from "node:path";
  * the name, the expiry and the download flag, so none of them can be changed without the key.
  */
 export class UrlSigner {
-  private readonly key: Buffer;
+  /** Imported once: signing runs for every file URL a response carries. */
+  private readonly key: KeyObject;
 
   constructor(key: string | Buffer) {
-    this.key = Buffer.isBuffer(key) ? key : Buffer.from(key, "utf8");
-    if (this.key.length < 16) throw new Error("The URL signing key must be at least 16 bytes");
+    const bytes = Buffer.isBuffer(key) ? key : Buffer.from(key, "utf8");
+    if (bytes.length < 16) throw new Error("The URL signing key must be at least 16 bytes");
+    this.key = createSecretKey(bytes);
   }
 
   sign(scope: string, name: string, expires: number, download: boolean): string {
