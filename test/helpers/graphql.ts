@@ -1,6 +1,6 @@
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { print } from "graphql";
-import { UploadShelfDocument } from "../generated/graphql.js";
+import { UploadShelfDocument, UploadShelvesDocument } from "../generated/graphql.js";
 
 export interface GraphQLResponse<T> {
   status: number;
@@ -81,4 +81,23 @@ export async function uploadShelf(url: string, bytes: Uint8Array, filename: stri
   const res = await upload(url, UploadShelfDocument, { input: { file: null } }, [{ variable: "input.file", bytes, filename }], options);
   if (res.errors || !res.data) throw new Error(`upload of ${filename} failed: ${JSON.stringify(res.errors)}`);
   return res.data.uploadShelf;
+}
+
+/** Uploads `count` copies of `bytes` as shelves, up to 20 files a request; returns their ids. */
+export async function uploadMany(url: string, bytes: Uint8Array, count: number, options: RequestOptions = {}): Promise<string[]> {
+  const ids: string[] = [];
+  for (let done = 0; done < count; ) {
+    const n = Math.min(20, count - done);
+    const res = await upload(
+      url,
+      UploadShelvesDocument,
+      { input: { files: Array(n).fill(null) } },
+      Array.from({ length: n }, (_, i) => ({ variable: `input.files.${i}`, bytes, filename: `many-${done + i}.png` })),
+      options,
+    );
+    if (res.errors || !res.data) throw new Error(`batch upload failed: ${JSON.stringify(res.errors)}`);
+    ids.push(...res.data.uploadShelves.map((s) => s.id));
+    done += n;
+  }
+  return ids;
 }
