@@ -35,7 +35,7 @@
  *  BENCH_PGLITE=1 (0 skips PGlite), BENCH_PGLITE_SECONDS=4)
  */
 import assert from "node:assert/strict";
-import { createHmac, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import fs from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -46,6 +46,8 @@ import { Worker } from "node:worker_threads";
 import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
 import type { RunningApp, StartOptions } from "../src/app.js";
+import { UrlSigner } from "../src/storage/signing.js";
+import { positiveInt } from "./children.js";
 
 // The service runs as in production; graphql-js and express read this at load time, so the
 // service's modules are imported (dynamically) only after it is set.
@@ -74,12 +76,6 @@ const SIGNED_EXPIRES_IN = 3600;
 
 const pageQuery = (first: number) =>
   `{ viewer { library { shelfSet(first: ${first}) { edges { node { id title original { url size mimeType } relations { model objectId } } } } } } }`;
-
-function positiveInt(raw: string | undefined, fallback: number): number {
-  const n = raw === undefined || raw === "" ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`Expected a positive integer, got ${JSON.stringify(raw)}`);
-  return n;
-}
 
 function positiveNumber(raw: string | undefined, fallback: number): number {
   const n = raw === undefined || raw === "" ? fallback : Number(raw);
@@ -268,8 +264,8 @@ async function loadInProcess(op: () => Promise<unknown>, seconds: number): Promi
 // The floor: one hand-written statement, shaped into the GraphQL answer's document
 // ---------------------------------------------------------------------------------------------
 
-const floorSql = (hasVisibility: boolean) => `
-SELECT s.id, s.title, ${hasVisibility ? "s.visibility::text" : "'PUBLIC'"} AS visibility, f.name, f.size, f."mimeType",
+const FLOOR_SQL = `
+SELECT s.id, s.title, s.visibility::text AS visibility, f.name, f.size, f."mimeType",
        COALESCE((SELECT json_agg(json_build_object('model', r.model, 'objectId', r."objectId") ORDER BY r.model, r."objectId")
                  FROM "ShelfRelation" r WHERE r."shelfId" = s.id), '[]'::json) AS relations
 FROM "Shelf" s
@@ -298,19 +294,18 @@ type RunSql = (sql: string, params: unknown[]) => Promise<FloorRow[]>;
  */
 interface Floor {
   runSql: RunSql;
-  sql: string;
-  signingKey: Buffer;
+  signer: UrlSigner;
 }
 
 function mediaUrl(floor: Floor, row: FloorRow, expires: number): string {
   const url = MEDIA_URL + row.name.split("/").map(encodeURIComponent).join("/");
   if (row.visibility === "PUBLIC") return url;
-  const signature = createHmac("sha256", floor.signingKey).update(`default\n${row.name}\n${expires}\n0`).digest("base64url");
+  const signature = floor.signer.sign("default", row.name, expires, false);
   return `${url}?expires=${expires}&signature=${signature}`;
 }
 
 async function floorDocument(floor: Floor, first: number, expiresAt?: (shelfId: string) => number): Promise<string> {
-  const rows = await floor.runSql(floor.sql, [OWNER, first]);
+  const rows = await floor.runSql(FLOOR_SQL, [OWNER, first]);
   const expires = Math.floor(Date.now() / 1000) + SIGNED_EXPIRES_IN;
   const edges = rows.map((r) => ({
     node: {
@@ -324,12 +319,8 @@ async function floorDocument(floor: Floor, first: number, expiresAt?: (shelfId: 
 }
 
 async function openFloor(runSql: (sql: string, params: unknown[]) => Promise<unknown[]>, dataDir: string): Promise<Floor> {
-  const columns = await runSql(
-    `SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'Shelf' AND column_name = 'visibility'`,
-    [],
-  );
-  const signingKey = Buffer.from((await fs.readFile(path.join(dataDir, "signing.key"), "utf8")).trim(), "utf8");
-  return { runSql: runSql as RunSql, sql: floorSql(columns.length > 0), signingKey };
+  const signer = new UrlSigner((await fs.readFile(path.join(dataDir, "signing.key"), "utf8")).trim());
+  return { runSql: runSql as RunSql, signer };
 }
 
 type PageDocument = { data: { viewer: { library: { shelfSet: { edges: Array<{ node: { id: string; original: { url: string } } }> } } } } };

@@ -32,7 +32,6 @@
  */
 import { Upload } from "@aws-sdk/lib-storage";
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
-import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import fsp from "node:fs/promises";
@@ -41,6 +40,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
+import { cleanupSync, positiveInt, startChild, stopChild, tempDirs, type Child } from "./children.js";
 import v8 from "node:v8";
 import vm from "node:vm";
 import type { Storage } from "../src/storage/contract.js";
@@ -74,12 +74,6 @@ const POLL_MS = 20;
 const SETTLE_MS = 300;
 const CHILD_TIMEOUT_MS = 90_000;
 const OVERALL_TIMEOUT_MS = 6 * 60_000;
-
-function positiveInt(raw: string | undefined, fallback: number): number {
-  const n = raw === undefined || raw === "" ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`Expected a positive integer, got ${JSON.stringify(raw)}`);
-  return n;
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -360,61 +354,8 @@ async function runMemoryChild(): Promise<void> {
 // Children and cleanup (main process)
 // ---------------------------------------------------------------------------------------------
 
-const liveChildren = new Set<ChildProcess>();
-const tempDirs: string[] = [];
-
-interface Child {
-  proc: ChildProcess;
-  output: string[];
-  exited: Promise<number | null>;
-  hasExited(): boolean;
-}
-
-function startChild(env: NodeJS.ProcessEnv): Child {
-  const proc = spawn(process.execPath, ["--import", "tsx", SELF], { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-  liveChildren.add(proc);
-  const output: string[] = [];
-  let done = false;
-  const keep = (chunk: Buffer) => {
-    for (const line of chunk.toString("utf8").split("\n")) {
-      if (line.trim() === "") continue;
-      output.push(line);
-      if (output.length > 60) output.shift();
-    }
-  };
-  proc.stdout?.on("data", keep);
-  proc.stderr?.on("data", keep);
-  const exited = new Promise<number | null>((resolve) => {
-    proc.once("exit", (code, signal) => {
-      done = true;
-      liveChildren.delete(proc);
-      resolve(code ?? (signal ? -1 : null));
-    });
-  });
-  return { proc, output, exited, hasExited: () => done };
-}
-
-async function stopChild(child: Child, graceMs = 3000): Promise<void> {
-  if (child.hasExited()) return;
-  child.proc.kill("SIGTERM");
-  const timer = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), graceMs).unref());
-  if ((await Promise.race([child.exited, timer])) === "timeout" && !child.hasExited()) {
-    child.proc.kill("SIGKILL");
-    await child.exited;
-  }
-}
-
-function cleanupSync(): void {
-  for (const proc of liveChildren) {
-    try {
-      proc.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
-  liveChildren.clear();
-  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-}
+/** This script again, as a child in the role its environment names. */
+const startSelf = (env: NodeJS.ProcessEnv): Child => startChild(env.BENCH_ROLE ?? "child", ["--import", "tsx", SELF], env, REPO_ROOT);
 
 /** Environment for children: ours without BENCH_* settings other than those given. */
 function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
@@ -427,7 +368,7 @@ async function startS3rver(root: string): Promise<{ child: Child; endpoint: stri
   const tmp = path.join(root, "s3rver");
   await fsp.mkdir(tmp);
   // startS3Server makes its directory under os.tmpdir(): inside our root, so it goes with it.
-  const child = startChild(childEnv({ BENCH_ROLE: "s3rver", TMPDIR: tmp }));
+  const child = startSelf(childEnv({ BENCH_ROLE: "s3rver", TMPDIR: tmp }));
   const deadline = Date.now() + 60_000;
   while (!child.hasExited() && Date.now() < deadline) {
     const line = child.output.find((l) => l.startsWith("S3_ENDPOINT="));
@@ -438,12 +379,12 @@ async function startS3rver(root: string): Promise<{ child: Child; endpoint: stri
     }
     await sleep(50);
   }
-  await stopChild(child);
+  await stopChild(child, 3000);
   throw new Error(`s3rver did not start:\n${child.output.join("\n")}`);
 }
 
 async function measureMemory(adapter: "filesystem" | "s3", size: number, dir: string, endpoint: string): Promise<MemResult> {
-  const child = startChild(
+  const child = startSelf(
     childEnv({ BENCH_ROLE: "memory", BENCH_ADAPTER: adapter, BENCH_SIZE_BYTES: String(size), BENCH_DIR: dir, BENCH_S3_ENDPOINT: endpoint }),
   );
   const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), CHILD_TIMEOUT_MS).unref());
@@ -676,7 +617,7 @@ async function main(): Promise<void> {
   } finally {
     client.destroy();
     await db?.close().catch(() => {});
-    await stopChild(s3.child);
+    await stopChild(s3.child, 3000);
     cleanupSync();
   }
 }

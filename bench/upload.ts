@@ -23,7 +23,7 @@
  *
  * Run: npm run bench:upload   (optional env: BENCH_RUNS=2, BENCH_LARGE_MIB=1024, BENCH_SMALL_MIB=100)
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import fsp from "node:fs/promises";
@@ -33,6 +33,7 @@ import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
+import { cleanupSync, positiveInt, startChild, stopChild, tempDirs, type Child } from "./children.js";
 
 const MiB = 1024 * 1024;
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -55,12 +56,6 @@ const SETTLE_MS = 300;
 const PDF_HEADER = Buffer.from("%PDF-1.4\n", "latin1");
 const UPLOAD_MUTATION =
   "mutation BenchUpload($input: UploadShelfInput!) { uploadShelf(input: $input) { id kind original { size checksum mimeType } } }";
-
-function positiveInt(raw: string | undefined, fallback: number): number {
-  const n = raw === undefined || raw === "" ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`Expected a positive integer, got ${JSON.stringify(raw)}`);
-  return n;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Baseline server (this same file, run as a child with BENCH_ROLE=baseline-server)
@@ -100,79 +95,6 @@ function runBaselineServer(): void {
 // ---------------------------------------------------------------------------------------------
 // Children and cleanup
 // ---------------------------------------------------------------------------------------------
-
-interface Child {
-  name: string;
-  proc: ChildProcess;
-  pid: number;
-  /** Last lines of its stdout and stderr, for error reports (GC trace lines left out). */
-  output: string[];
-  /** Garbage collections reported so far by --trace-gc (0 when the flag is not given). */
-  gcs: { major: number; minor: number };
-  exited: Promise<number | null>;
-  hasExited(): boolean;
-}
-
-/** A line of V8's --trace-gc output: `[pid:0x…]   1234 ms: Scavenge …` or `… Mark-Compact …`. */
-const GC_TRACE_LINE = /^\[\d+:0x[0-9a-f]+\]\s+[\d.]+ ms: (Mark-Compact|Scavenge|Minor Mark-Compact|Mark-Sweep)\b/;
-
-const liveChildren = new Set<ChildProcess>();
-const tempDirs: string[] = [];
-
-function startChild(name: string, args: string[], env: NodeJS.ProcessEnv): Child {
-  const proc = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-  if (proc.pid === undefined) throw new Error(`Could not start ${name}`);
-  liveChildren.add(proc);
-  const output: string[] = [];
-  const gcs = { major: 0, minor: 0 };
-  let done = false;
-  const keep = (chunk: Buffer) => {
-    for (const line of chunk.toString("utf8").split("\n")) {
-      if (line.trim() === "") continue;
-      const gc = GC_TRACE_LINE.exec(line);
-      if (gc) {
-        if (gc[1] === "Mark-Compact") gcs.major++;
-        else gcs.minor++;
-        continue;
-      }
-      output.push(line);
-      if (output.length > 40) output.shift();
-    }
-  };
-  proc.stdout?.on("data", keep);
-  proc.stderr?.on("data", keep);
-  const exited = new Promise<number | null>((resolve) => {
-    proc.once("exit", (code, signal) => {
-      done = true;
-      liveChildren.delete(proc);
-      resolve(code ?? (signal ? -1 : null));
-    });
-  });
-  return { name, proc, pid: proc.pid, output, gcs, exited, hasExited: () => done };
-}
-
-/** SIGTERM, then SIGKILL if it has not gone after `graceMs` (the data dir is thrown away anyway). */
-async function stopChild(child: Child, graceMs = 1000): Promise<void> {
-  if (child.hasExited()) return;
-  child.proc.kill("SIGTERM");
-  const timer = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), graceMs));
-  if ((await Promise.race([child.exited, timer])) === "timeout" && !child.hasExited()) {
-    child.proc.kill("SIGKILL");
-    await child.exited;
-  }
-}
-
-function cleanupSync(): void {
-  for (const proc of liveChildren) {
-    try {
-      proc.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
-  liveChildren.clear();
-  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-}
 
 function failureReport(child: Child): string {
   return `--- last output of ${child.name} (pid ${child.pid}) ---\n${child.output.join("\n") || "(none)"}`;
@@ -231,7 +153,7 @@ async function startService(label: string, root: string): Promise<Service> {
       MAX_SIZE_DOCUMENT: String(Math.max(LARGE_BYTES, SMALL_BYTES) * 4),
     });
     const started = performance.now();
-    const child = startChild(`service ${label}`, ["--trace-gc", "--import", "tsx", "src/main.ts"], env);
+    const child = startChild(`service ${label}`, ["--trace-gc", "--import", "tsx", "src/main.ts"], env, REPO_ROOT);
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (!child.hasExited() && Date.now() < deadline) {
       if ((await httpGetStatus(port, "/healthz")) === 200) {
@@ -256,7 +178,7 @@ async function startBaseline(root: string): Promise<Baseline> {
   const dir = path.join(root, "baseline");
   await fsp.mkdir(dir);
   const env: NodeJS.ProcessEnv = { ...process.env, BENCH_ROLE: "baseline-server", BENCH_DIR: dir };
-  const child = startChild("baseline server", ["--import", "tsx", SELF], env);
+  const child = startChild("baseline server", ["--import", "tsx", SELF], env, REPO_ROOT);
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (!child.hasExited() && Date.now() < deadline) {
     const line = child.output.find((l) => l.startsWith("BASELINE_PORT="));

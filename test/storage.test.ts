@@ -39,6 +39,7 @@ storageContract("filesystem", async () => {
     storage: new FileSystemStorage(options),
     overwriting: new FileSystemStorage({ ...options, allowOverwrite: true }),
     local: true,
+    times: { created: true, accessed: true },
     cleanup: () => fs.rm(root, { recursive: true, force: true }),
   };
 });
@@ -47,6 +48,7 @@ storageContract("memory", async () => ({
   storage: new InMemoryStorage({ baseUrl: "/media/", signer }),
   overwriting: new InMemoryStorage({ baseUrl: "/media/", signer, allowOverwrite: true }),
   local: false,
+  times: { created: true, accessed: true },
   cleanup: async () => {},
 }));
 
@@ -59,6 +61,7 @@ storageContract("S3 (a real S3 server on loopback)", async () => {
     storage,
     overwriting,
     local: false,
+    times: { created: false, accessed: false },
     cleanup: async () => {
       storage.client.destroy();
       overwriting.client.destroy();
@@ -75,6 +78,7 @@ for (const flavour of await databaseFlavours()) {
       storage: new DatabaseStorage({ prisma, alias: "contract", baseUrl: "/media/db/", signer, chunkSize: 256 * 1024 }),
       overwriting: new DatabaseStorage({ prisma, alias: "contract-overwrite", baseUrl: "/media/db2/", signer, allowOverwrite: true }),
       local: false,
+      times: { created: true, accessed: false },
       cleanup: () => server.close(),
     };
   });

@@ -9,7 +9,7 @@ import type { StorageRegistry } from "../storage/registry.js";
 /** Types a browser may render from our origin; everything else downloads (no HTML, SVG or XML inline). */
 const INLINE_TYPES = [/^image\/(jpeg|png|gif|webp|avif|heic|heif|tiff)$/, /^audio\//, /^video\//, /^application\/pdf$/];
 
-export function isInlineType(mimeType: string): boolean {
+function isInlineType(mimeType: string): boolean {
   return INLINE_TYPES.some((pattern) => pattern.test(mimeType));
 }
 

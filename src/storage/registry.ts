@@ -8,7 +8,7 @@ import { InMemoryStorage } from "./memory.js";
 import { normalizingImageExtensions } from "./normalize.js";
 import { renderUploadRoute, type RouteTokens } from "./routes.js";
 import { S3Storage, type ObjectParameters } from "./s3.js";
-import { servedUrl } from "./served.js";
+import { servedUrl, type ServedUrlOptions } from "./served.js";
 import type { BackendSettings, StorageSettings } from "./settings.js";
 import { loadOrCreateSigningKey, UrlSigner } from "./signing.js";
 
@@ -70,14 +70,7 @@ export class StorageRegistry {
 
   /** Django's storages.create_storage(): a new backend from settings, not kept. */
   createStorage(settings: BackendSettings, alias = `adhoc-${randomUUID()}`): Storage {
-    const serving = this.serving(alias, settings);
-    const served = {
-      baseUrl: serving.baseUrl,
-      querystringAuth: serving.signed,
-      querystringExpire: serving.expiresIn,
-      signer: this.options.signer,
-      scope: alias,
-    };
+    const served = this.servedOptions(alias, this.serving(alias, settings));
     let storage: Storage;
     switch (settings.backend) {
       case "filesystem": {
@@ -122,11 +115,12 @@ export class StorageRegistry {
   async url(alias: string, name: string, options: UrlOptions = {}): Promise<string> {
     const serving = this.serving(alias);
     if (serving.mode === "direct") return this.get(alias).url(name, options);
-    return servedUrl(
-      { baseUrl: serving.baseUrl, querystringAuth: serving.signed, querystringExpire: serving.expiresIn, signer: this.options.signer, scope: alias },
-      name,
-      options,
-    );
+    return servedUrl(this.servedOptions(alias, serving), name, options);
+  }
+
+  /** How the media route's links for `alias` are made: the same for its backend and for url(). */
+  private servedOptions(alias: string, serving: Serving): ServedUrlOptions {
+    return { baseUrl: serving.baseUrl, querystringAuth: serving.signed, querystringExpire: serving.expiresIn, signer: this.options.signer, scope: alias };
   }
 
   /** Whether a request's query makes a valid link to `name` in `alias` ("missing" when it carries no signature). */

@@ -1,0 +1,86 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+
+/** What the benchmarks share: settings from the environment, child processes, and cleanup. */
+
+export function positiveInt(raw: string | undefined, fallback: number): number {
+  const n = raw === undefined || raw === "" ? fallback : Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`Expected a positive integer, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+export interface Child {
+  name: string;
+  proc: ChildProcess;
+  pid: number;
+  /** Last lines of its stdout and stderr, for results and error reports (GC trace lines left out). */
+  output: string[];
+  /** Garbage collections reported so far by --trace-gc (0 when the flag is not given). */
+  gcs: { major: number; minor: number };
+  exited: Promise<number | null>;
+  hasExited(): boolean;
+}
+
+/** A line of V8's --trace-gc output: `[pid:0x…]   1234 ms: Scavenge …` or `… Mark-Compact …`. */
+const GC_TRACE_LINE = /^\[\d+:0x[0-9a-f]+\]\s+[\d.]+ ms: (Mark-Compact|Scavenge|Minor Mark-Compact|Mark-Sweep)\b/;
+
+const liveChildren = new Set<ChildProcess>();
+/** Directories removed by cleanupSync. */
+export const tempDirs: string[] = [];
+
+/** Runs Node with `args` in `cwd`, keeping its last output lines and counting its GCs. */
+export function startChild(name: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Child {
+  const proc = spawn(process.execPath, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  if (proc.pid === undefined) throw new Error(`Could not start ${name}`);
+  liveChildren.add(proc);
+  const output: string[] = [];
+  const gcs = { major: 0, minor: 0 };
+  let done = false;
+  const keep = (chunk: Buffer) => {
+    for (const line of chunk.toString("utf8").split("\n")) {
+      if (line.trim() === "") continue;
+      const gc = GC_TRACE_LINE.exec(line);
+      if (gc) {
+        if (gc[1] === "Mark-Compact") gcs.major++;
+        else gcs.minor++;
+        continue;
+      }
+      output.push(line);
+      if (output.length > 60) output.shift();
+    }
+  };
+  proc.stdout?.on("data", keep);
+  proc.stderr?.on("data", keep);
+  const exited = new Promise<number | null>((resolve) => {
+    proc.once("exit", (code, signal) => {
+      done = true;
+      liveChildren.delete(proc);
+      resolve(code ?? (signal ? -1 : null));
+    });
+  });
+  return { name, proc, pid: proc.pid, output, gcs, exited, hasExited: () => done };
+}
+
+/** SIGTERM, then SIGKILL if it has not gone after `graceMs`. */
+export async function stopChild(child: Child, graceMs = 1000): Promise<void> {
+  if (child.hasExited()) return;
+  child.proc.kill("SIGTERM");
+  const timer = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), graceMs).unref());
+  if ((await Promise.race([child.exited, timer])) === "timeout" && !child.hasExited()) {
+    child.proc.kill("SIGKILL");
+    await child.exited;
+  }
+}
+
+/** Kills every child still running and removes the temporary directories; safe in an exit handler. */
+export function cleanupSync(): void {
+  for (const proc of liveChildren) {
+    try {
+      proc.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  liveChildren.clear();
+  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+}
