@@ -9,12 +9,8 @@ import { openDatabase, type Database } from "./db/client.js";
 import { applyPendingMigrations } from "./db/migrate.js";
 import { resolvers } from "./graphql/resolvers/index.js";
 import { createHttpApp } from "./http/server.js";
-import { DeletionQueue } from "./media/deletions.js";
-import { KindRegistry } from "./media/kinds.js";
+import { buildEngine } from "./services.js";
 import type { Services } from "./media/services.js";
-import { RelationService } from "./media/relations.js";
-import { ShelfService } from "./media/shelves.js";
-import { openStorages } from "./storage/registry.js";
 
 const SCHEMA_FILE = fileURLToPath(new URL("../schema.graphql", import.meta.url));
 
@@ -30,6 +26,8 @@ export interface StartOptions {
   log?: (message: string) => void;
   /** Called for every SQL statement (tests count them). */
   onQuery?: (sql: string) => void;
+  /** Run the transcoding workers in this process (default); off when separate workers do it. */
+  workers?: boolean;
 }
 
 /** The composition root: config → database → storages → media services → HTTP. */
@@ -41,28 +39,9 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     if (applied.length > 0) log(`applied migrations: ${applied.join(", ")}`);
     await fs.mkdir(config.mediaRoot, { recursive: true });
 
-    const storages = openStorages({ ...config, settings: config.storage, prisma: db.prisma });
-    // The service-wide pixel cap applies to images whatever the kind's own rule says.
-    const imageRules = config.kindRules.IMAGE ?? {};
-    const kinds = new KindRegistry(config.kindLimits, {
-      ...config.kindRules,
-      IMAGE: { ...imageRules, maxPixels: Math.min(imageRules.maxPixels ?? Infinity, config.image.maxPixels) },
-    });
-    const deletions = new DeletionQueue(db.prisma, storages, { log });
-    const relations = new RelationService(db.prisma, config.relationModels);
-    const shelves = new ShelfService({
-      prisma: db.prisma,
-      storages,
-      kinds,
-      deletions,
-      relations,
-      staging: {
-        image: config.image,
-        ffprobe: { ffprobePath: config.ffmpeg.ffprobePath, timeoutMs: config.ffmpeg.probeTimeoutMs },
-      },
-    });
+    const engine = buildEngine(config, db, log);
+    const { services } = engine;
     const apiKeys = new ApiKeyService(db.prisma);
-    const services: Services = { storages, kinds, shelves, relations, deletions };
 
     const { app, apollo } = await createHttpApp({
       typeDefs: await fs.readFile(SCHEMA_FILE, "utf8"),
@@ -73,6 +52,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
       limits: config.graphqlLimits,
       introspection: config.introspection,
       maxFiles: config.uploads.maxFiles,
+      versionWaitMs: config.versions.waitMs,
       log,
       healthCheck: async () => {
         await db.prisma.$queryRaw`SELECT 1`;
@@ -84,7 +64,8 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
       server.once("error", reject);
       server.listen(config.port, config.host, resolve);
     });
-    deletions.start();
+    services.deletions.start();
+    if (options.workers !== false) for (const pool of engine.workers) pool.start();
     const { port } = server.address() as AddressInfo;
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
 
@@ -99,8 +80,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
           server.closeIdleConnections();
         });
         await apollo.stop();
-        await deletions.stop();
-        storages.close();
+        await engine.close();
         await db.close();
       },
     };

@@ -5,6 +5,7 @@ import { storageSettingsFromEnv, StorageSettingsSchema, type StorageSettings } f
 import { validateUploadRoute } from "./storage/routes.js";
 import type { KindSettings } from "./media/kinds.js";
 import type { AuthOptions } from "./auth/viewer.js";
+import { PresetOverridesSchema, resolvePresets, type PresetCatalog } from "./transcode/presets.js";
 
 /** Environment variables → one validated, typed configuration. Every variable is listed in the README. */
 
@@ -54,6 +55,17 @@ const EnvSchema = z.object({
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).default(12),
   GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).default(30),
   GRAPHQL_MAX_COST: z.coerce.number().int().min(10).default(20000),
+  MEDIA_PRESETS: optionalString,
+  MEDIA_TRANSFORMS: z.enum(["any", "presets-only"]).default("any"),
+  TRANSFORM_MAX_SIZE: z.coerce.number().int().min(16).max(16384).default(4096),
+  VIDEO_POSTER_POSITIONS: z.string().default("0.1,0.5,0.9"),
+  TRANSCODE_TIMEOUT_MS: z.coerce.number().int().positive().default(2 * 60 * 60_000),
+  IMAGE_TIMEOUT_S: z.coerce.number().int().positive().default(60),
+  JOBS_IMAGE_CONCURRENCY: z.coerce.number().int().min(0).default(2),
+  JOBS_AV_CONCURRENCY: z.coerce.number().int().min(0).default(1),
+  JOBS_POLL_MS: z.coerce.number().int().min(50).default(1000),
+  JOBS_LEASE_MS: z.coerce.number().int().min(1000).default(60_000),
+  VERSION_WAIT_MS: z.coerce.number().int().min(0).default(15_000),
   MEDIA_SIGNING_KEY: optionalString.refine((v) => v === undefined || v.length >= 32, "MEDIA_SIGNING_KEY must be at least 32 characters"),
 });
 
@@ -75,6 +87,18 @@ export type Config = {
   kindRules: Partial<Record<"IMAGE" | "AUDIO" | "VIDEO" | "DOCUMENT", KindSettings>>;
   image: { maxPixels: number };
   ffmpeg: { ffmpegPath: string; ffprobePath: string; probeTimeoutMs: number };
+  versions: {
+    presets: PresetCatalog;
+    transforms: "any" | "presets-only";
+    maxTransformSize: number;
+    /** Fractions of a video's duration where poster frames are taken; empty for none. */
+    posterPositions: number[];
+    transcodeTimeoutMs: number;
+    imageTimeoutSeconds: number;
+    /** How long the media route waits for an image version before answering 202. */
+    waitMs: number;
+  };
+  jobs: { imageConcurrency: number; avConcurrency: number; pollMs: number; leaseMs: number };
   storage: StorageSettings;
   /** Models shelves may be attached to ("app_label.model_name" or "app_label.*"); empty for any. */
   relationModels: string[];
@@ -126,6 +150,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     kindRules: parseKindRules(e.MEDIA_KIND_RULES),
     ffmpeg: { ffmpegPath: e.FFMPEG_PATH, ffprobePath: e.FFPROBE_PATH, probeTimeoutMs: e.PROBE_TIMEOUT_MS },
     storage: loadStorageSettings(env, e.STORAGE_CONFIG),
+    versions: {
+      presets: parsePresets(e.MEDIA_PRESETS),
+      transforms: e.MEDIA_TRANSFORMS,
+      maxTransformSize: e.TRANSFORM_MAX_SIZE,
+      posterPositions: parsePositions(e.VIDEO_POSTER_POSITIONS),
+      transcodeTimeoutMs: e.TRANSCODE_TIMEOUT_MS,
+      imageTimeoutSeconds: e.IMAGE_TIMEOUT_S,
+      waitMs: e.VERSION_WAIT_MS,
+    },
+    jobs: { imageConcurrency: e.JOBS_IMAGE_CONCURRENCY, avConcurrency: e.JOBS_AV_CONCURRENCY, pollMs: e.JOBS_POLL_MS, leaseMs: e.JOBS_LEASE_MS },
     introspection: e.GRAPHQL_INTROSPECTION ? e.GRAPHQL_INTROSPECTION === "true" : e.NODE_ENV !== "production",
     graphqlLimits: { maxDepth: e.GRAPHQL_MAX_DEPTH, maxAliases: e.GRAPHQL_MAX_ALIASES, maxCost: e.GRAPHQL_MAX_COST },
     relationModels: (e.RELATION_MODELS ?? "").split(",").map((m) => m.trim()).filter(Boolean),
@@ -164,6 +198,34 @@ function parseKindRules(json: string | undefined): Config["kindRules"] {
     throw new ConfigError(`Invalid MEDIA_KIND_RULES:\n${parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`).join("\n")}`);
   }
   return parsed.data;
+}
+
+/** MEDIA_PRESETS: JSON such as {"IMAGE": {"thumb": {"recipe": {"width": 150}}, "square": {...}}, "AUDIO": {"opus-96k": null}}. */
+function parsePresets(json: string | undefined): PresetCatalog {
+  let raw: unknown = {};
+  try {
+    if (json) raw = JSON.parse(json);
+  } catch (err) {
+    throw new ConfigError(`MEDIA_PRESETS is not valid JSON: ${(err as Error).message}`);
+  }
+  const parsed = PresetOverridesSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(`Invalid MEDIA_PRESETS:\n${parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`).join("\n")}`);
+  }
+  try {
+    return resolvePresets(parsed.data);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
+/** VIDEO_POSTER_POSITIONS: fractions of the duration, "0.1,0.5,0.9"; empty for no poster frames. */
+function parsePositions(list: string): number[] {
+  const positions = list.split(",").map((p) => p.trim()).filter(Boolean).map(Number);
+  if (positions.some((p) => !(p >= 0 && p < 1)) || positions.length > 10) {
+    throw new ConfigError("VIDEO_POSTER_POSITIONS must be at most 10 fractions from 0 to below 1, such as 0.1,0.5,0.9");
+  }
+  return positions;
 }
 
 /** Storage from a JSON file (several aliases, routing, upload routes) or, for one backend, from the environment. */

@@ -1,3 +1,4 @@
+import path from "node:path";
 import { parseArgs } from "node:util";
 import { ApiKeyService } from "../auth/apikeys.js";
 import { ConfigError, loadConfig } from "../config.js";
@@ -6,6 +7,8 @@ import { applyPendingMigrations } from "../db/migrate.js";
 import { DeletionQueue } from "../media/deletions.js";
 import { collectGarbage } from "../media/gc.js";
 import { openStorages } from "../storage/registry.js";
+import { readCheckpoint, regenerate, writeCheckpoint } from "../media/regenerate.js";
+import { buildEngine } from "../services.js";
 
 const USAGE = `usage: npm run media -- <command> [options]
 
@@ -18,7 +21,11 @@ commands:
   gc [--dry-run] [--grace-minutes N]
                            carry out pending storage deletions, then remove stored objects that no
                            file row names and that are older than the grace period (minutes,
-                           default 60, at least 10)`;
+                           default 60, at least 10)
+  regenerate [--kind K] [--preset P] [--only-missing] [--shelf ID] [--resume]
+                           make versions again (or for the first time), a batch of shelves at a
+                           time; --only-missing skips versions that exist; --resume carries on
+                           after the last batch an interrupted run finished`;
 
 /** The operator's command line: the same configuration (environment) as the service. */
 async function main(argv: string[]): Promise<number> {
@@ -48,6 +55,44 @@ async function main(argv: string[]): Promise<number> {
         });
         storages.close();
         console.log(`scanned ${report.scanned} object(s), ${values["dry-run"] ? "found" : "removed"} ${report.orphans.length} orphan(s)`);
+        return 0;
+      }
+      case "regenerate": {
+        const { values } = parseArgs({
+          args: rest,
+          options: {
+            kind: { type: "string" },
+            preset: { type: "string" },
+            "only-missing": { type: "boolean" },
+            shelf: { type: "string" },
+            resume: { type: "boolean" },
+          },
+        });
+        const kind = values.kind?.toUpperCase();
+        if (kind && !["IMAGE", "AUDIO", "VIDEO", "DOCUMENT"].includes(kind)) throw new ConfigError(`--kind must be IMAGE, AUDIO, VIDEO or DOCUMENT`);
+        if (values.preset && !config.versions.presets.all().some((p) => p.name === values.preset && (!kind || p.kind === kind))) {
+          throw new ConfigError(`no preset ${JSON.stringify(values.preset)}${kind ? ` for ${kind}` : ""}`);
+        }
+        const engine = buildEngine(config, db, (m) => console.log(m));
+        const checkpoint = path.join(config.dataDir, "regenerate.checkpoint.json");
+        const after = values.resume ? await readCheckpoint(checkpoint) : undefined;
+        if (values.resume) console.log(after ? `resuming after shelf ${after}` : "no checkpoint: starting from the first shelf");
+        try {
+          const result = await regenerate(
+            { prisma: db.prisma, versions: engine.services.versions, workers: engine.workers },
+            { kind: kind as never, preset: values.preset, onlyMissing: values["only-missing"], shelfId: values.shelf, after },
+            async (progress) => {
+              await writeCheckpoint(checkpoint, progress.lastShelfId);
+              process.stderr.write(`\r${progressBar(progress.done, progress.total)} ${progress.done}/${progress.total} shelves, ${progress.queued} versions`);
+            },
+          );
+          process.stderr.write("\n");
+          await writeCheckpoint(checkpoint, undefined);
+          await engine.services.deletions.drain();
+          console.log(`regenerated ${result.queued} version(s) of ${result.done} shelf(s)`);
+        } finally {
+          await engine.close();
+        }
         return 0;
       }
       case "apikey": {
@@ -82,6 +127,11 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     await db.close();
   }
+}
+
+function progressBar(done: number, total: number, width = 30): string {
+  const filled = total === 0 ? width : Math.round((done / total) * width);
+  return `[${"#".repeat(filled)}${".".repeat(width - filled)}]`;
 }
 
 main(process.argv.slice(2)).then(

@@ -4,8 +4,11 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient } from "./generated/client.js";
+import type { Prisma } from "./generated/client.js";
 
 export type { PrismaClient };
+/** The client handed to a `$transaction` callback. */
+export type Transaction = Prisma.TransactionClient;
 
 export interface Database {
   prisma: PrismaClient;

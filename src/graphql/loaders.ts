@@ -8,6 +8,7 @@ export interface Loaders {
   filesByShelf: DataLoader<string, MediaFile[]>;
   relationsByShelf: DataLoader<string, ShelfRelation[]>;
   shelfById: DataLoader<string, Shelf | null>;
+  thumbnailsByVideo: DataLoader<string, Shelf[]>;
 }
 
 export function createLoaders(services: Services): Loaders {
@@ -15,5 +16,6 @@ export function createLoaders(services: Services): Loaders {
     filesByShelf: new DataLoader((ids) => services.shelves.filesOf(ids)),
     relationsByShelf: new DataLoader((ids) => services.relations.relationsOf(ids)),
     shelfById: new DataLoader((ids) => services.shelves.byIds(ids)),
+    thumbnailsByVideo: new DataLoader((ids) => services.thumbnails.thumbnailsOf(ids)),
   };
 }

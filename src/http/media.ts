@@ -2,6 +2,7 @@ import { pipeline } from "node:stream/promises";
 import { Router, type Request, type Response } from "express";
 import rangeParser from "range-parser";
 import type { ShelfService } from "../media/shelves.js";
+import type { VersionService } from "../media/versions.js";
 import { StorageError } from "../storage/contract.js";
 import { assertSafeName } from "../storage/naming.js";
 import type { StorageRegistry } from "../storage/registry.js";
@@ -15,6 +16,8 @@ function isInlineType(mimeType: string): boolean {
 
 interface MediaDeps {
   shelves: ShelfService;
+  versions: VersionService;
+  versionWaitMs: number;
   storages: StorageRegistry;
   log: (m: string) => void;
 }
@@ -80,14 +83,34 @@ async function serve(req: Request, res: Response, deps: MediaDeps & { alias: str
     return;
   }
   const download = req.query.download === "1";
-  const file = await deps.shelves.fileByName(deps.alias, name);
-  if (!file || file.status !== "READY") {
+  let file = await deps.shelves.fileByName(deps.alias, name);
+  if (!file) {
     res.status(404).type("text/plain").send("Not found");
     return;
   }
   if (file.shelf.visibility === "PRIVATE" && signature !== "valid") {
     res.status(403).type("text/plain").send("This file is private: use the signed link from the API");
     return;
+  }
+  if (file.status !== "READY") {
+    // A version being made: an image is worth a short wait; audio and video take longer, so the
+    // client is told when to come back.
+    const waitMs = file.shelf.kind === "IMAGE" ? deps.versionWaitMs : 0;
+    const current = await deps.versions.awaitFile(file, waitMs);
+    if (current?.status === "READY") {
+      file = { ...file, ...current };
+    } else if (current?.status === "FAILED") {
+      res.status(404).type("text/plain").send(`This version could not be made: ${current.error ?? "unknown error"}`);
+      return;
+    } else if (!current) {
+      res.status(404).type("text/plain").send("Not found");
+      return;
+    } else {
+      res.status(202).setHeader("Retry-After", file.shelf.kind === "IMAGE" ? "1" : "5");
+      res.setHeader("Cache-Control", "no-store");
+      res.json({ status: current.status, progress: current.progress });
+      return;
+    }
   }
   if (serving.mode === "redirect") {
     res.setHeader("Cache-Control", "private, no-store");

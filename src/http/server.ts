@@ -25,6 +25,8 @@ export interface HttpOptions {
   introspection: boolean;
   limits: { maxDepth: number; maxAliases: number; maxCost: number };
   maxFiles: number;
+  /** How long the media route waits for an image version that is being made. */
+  versionWaitMs: number;
   log: (message: string) => void;
   healthCheck: () => Promise<void>;
 }
@@ -62,7 +64,13 @@ export async function createHttpApp(options: HttpOptions): Promise<{ app: expres
     }
   });
 
-  for (const [path, router] of mediaRoutes({ shelves: options.services.shelves, storages: options.services.storages, log: options.log })) {
+  for (const [path, router] of mediaRoutes({
+    shelves: options.services.shelves,
+    versions: options.services.versions,
+    storages: options.services.storages,
+    versionWaitMs: options.versionWaitMs,
+    log: options.log,
+  })) {
     app.use(path, router);
   }
 

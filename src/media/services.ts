@@ -3,6 +3,8 @@ import type { DeletionQueue } from "./deletions.js";
 import type { KindRegistry } from "./kinds.js";
 import type { RelationService } from "./relations.js";
 import type { ShelfService } from "./shelves.js";
+import type { ThumbnailService } from "./thumbnails.js";
+import type { VersionService } from "./versions.js";
 
 /** The media layer as the layers above see it. */
 export interface Services {
@@ -11,4 +13,6 @@ export interface Services {
   shelves: ShelfService;
   relations: RelationService;
   deletions: DeletionQueue;
+  versions: VersionService;
+  thumbnails: ThumbnailService;
 }

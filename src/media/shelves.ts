@@ -1,6 +1,6 @@
 import type { MediaKind, Visibility } from "../db/generated/enums.js";
 import type { MediaFile, Shelf } from "../db/generated/client.js";
-import type { PrismaClient } from "../db/client.js";
+import type { PrismaClient, Transaction } from "../db/client.js";
 import type { StorageRegistry } from "../storage/registry.js";
 import type { DeletionQueue } from "./deletions.js";
 import { StorageError } from "../storage/contract.js";
@@ -8,6 +8,7 @@ import { MediaError } from "./errors.js";
 import { cleanTitle, stageUpload, uploadReadError, type IncomingFile, type StagedFile, type StagingOptions } from "./staging.js";
 import type { KindRegistry } from "./kinds.js";
 import type { RelationService, RelationTarget } from "./relations.js";
+import type { VersionService } from "./versions.js";
 
 export type { MediaFile, Shelf };
 /** Names the GraphQL resolver types map the Shelf and MediaFile types to. */
@@ -28,6 +29,13 @@ export interface UploadRequest {
   attachTo?: RelationTarget | null;
 }
 
+/** Makes the uploaded images poster frames of a video, and says which becomes its selected one. */
+export interface ThumbnailOf {
+  videoId: string;
+  /** "always": the first new frame is selected; "if-none": only when the video has no selection. */
+  select: "always" | "if-none";
+}
+
 export interface ShelfPage {
   shelves: Shelf[];
   hasNextPage: boolean;
@@ -40,6 +48,9 @@ export interface ShelfServiceDeps {
   kinds: KindRegistry;
   deletions: DeletionQueue;
   relations: RelationService;
+  versions: Pick<VersionService, "planEager">;
+  /** Tells this process's workers that a queue has new work. */
+  kick: (queue: "image" | "av") => void;
   staging: Omit<StagingOptions, "storages" | "kinds">;
 }
 
@@ -52,7 +63,7 @@ export class ShelfService {
    * the order of the parts, and a part nobody reads would hold back the ones behind it. Then one
    * transaction records every shelf and promotes every file.
    */
-  async upload(ownerId: string, requests: UploadRequest[]): Promise<Shelf[]> {
+  async upload(ownerId: string, requests: UploadRequest[], placement: { thumbnailOf?: ThumbnailOf } = {}): Promise<Shelf[]> {
     // A bad target is refused before any byte is stored.
     const targets = requests.map((r) => (r.attachTo ? this.deps.relations.validate(r.attachTo) : undefined));
     const options = { ...this.deps.staging, kinds: this.deps.kinds, storages: this.deps.storages };
@@ -71,6 +82,7 @@ export class ShelfService {
         ownerId,
         staged,
         staged.map((_, i) => ({ target: targets[i], visibility: requests[i]?.visibility ?? "PRIVATE" })),
+        placement.thumbnailOf,
       );
     } catch (err) {
       await Promise.all(staged.map((s) => this.deps.storages.get(s.storageAlias).delete(s.stagedName).catch(() => {})));
@@ -88,6 +100,7 @@ export class ShelfService {
     ownerId: string,
     staged: StagedFile[],
     extras: Array<{ target?: RelationTarget; visibility: Visibility }>,
+    thumbnailOf?: ThumbnailOf,
   ): Promise<Shelf[]> {
     const promoted: Array<{ alias: string; name: string }> = [];
     const finalNames = new Map<string, string>();
@@ -97,7 +110,11 @@ export class ShelfService {
         promoted.push({ alias: s.storageAlias, name });
         finalNames.set(s.fileId, name);
       }
-      return await this.deps.prisma.$transaction(async (tx) => {
+      const queues = new Set<"image" | "av">();
+      const shelves = await this.deps.prisma.$transaction(async (tx) => {
+        // The video is share-locked, so its delete waits for these frames (and then takes them)
+        // or has already happened (and these fail to insert).
+        if (thumbnailOf) await this.lockVideo(tx, ownerId, thumbnailOf.videoId);
         const shelves: Shelf[] = [];
         for (const [i, s] of staged.entries()) {
           shelves.push(
@@ -108,6 +125,7 @@ export class ShelfService {
               kind: s.kind,
               title: s.title,
               visibility: extras[i]!.visibility,
+              thumbnailOfId: thumbnailOf?.videoId ?? null,
               files: {
                 create: {
                   id: s.fileId,
@@ -129,9 +147,18 @@ export class ShelfService {
           );
           const target = extras[i]!.target;
           if (target) await this.deps.relations.attach(ownerId, s.shelfId, target, tx);
+          for (const queue of await this.deps.versions.planEager(tx, shelves[i]!)) queues.add(queue);
+        }
+        if (thumbnailOf && shelves[0]) {
+          await tx.shelf.updateMany({
+            where: { id: thumbnailOf.videoId, ...(thumbnailOf.select === "if-none" ? { selectedThumbnailId: null } : {}) },
+            data: { selectedThumbnailId: shelves[0].id },
+          });
         }
         return shelves;
       });
+      for (const queue of queues) this.deps.kick(queue);
+      return shelves;
     } catch (err) {
       const committed = await this.deps.prisma.mediaFile
         .count({ where: { id: { in: staged.map((s) => s.fileId) } } })
@@ -141,6 +168,13 @@ export class ShelfService {
       }
       throw err;
     }
+  }
+
+  private async lockVideo(tx: Transaction, ownerId: string, videoId: string): Promise<void> {
+    const rows = isUuid(videoId)
+      ? await tx.$queryRaw<Array<{ kind: string }>>`SELECT "kind"::text AS "kind" FROM "Shelf" WHERE "id" = ${videoId}::uuid AND "ownerId" = ${ownerId} FOR SHARE`
+      : [];
+    if (rows[0]?.kind !== "VIDEO") throw new MediaError("NOT_FOUND", `No video shelf with id ${JSON.stringify(videoId)}`);
   }
 
   /** Refuses a request with more files of a kind than the kind allows in one upload. */
@@ -200,6 +234,8 @@ export class ShelfService {
     const related = options.relatedTo ? this.deps.relations.validate(options.relatedTo) : undefined;
     const where = {
       ownerId,
+      // A video's poster frames belong to it, not to the library's list (unless attached to a record).
+      ...(related ? {} : { thumbnailOfId: null }),
       ...(options.kind ? { kind: options.kind } : {}),
       ...(related ? { relations: { some: { ownerId, model: related.model, objectId: related.objectId } } } : {}),
     };
@@ -246,7 +282,11 @@ export class ShelfService {
       // file row can be added to the shelf between reading its files and removing them.
       const { count } = await tx.shelf.updateMany({ where: { id, ownerId }, data: { updatedAt: new Date() } });
       if (count === 0) throw notFound(id);
-      const files = await tx.mediaFile.findMany({ where: { shelfId: id }, select: { storage: true, name: true } });
+      // The shelf's files and its poster frames' files; the frames' rows go with it (cascade).
+      const files = await tx.mediaFile.findMany({
+        where: { OR: [{ shelfId: id }, { shelf: { thumbnailOfId: id } }] },
+        select: { storage: true, name: true },
+      });
       await tx.shelf.delete({ where: { id } });
       await tx.storageDeletion.createMany({ data: files.map((f) => ({ storage: f.storage, name: f.name })) });
       return files.length;
@@ -256,10 +296,10 @@ export class ShelfService {
   }
 
   /** The file stored under `name` in `storage`, whoever owns it, with its shelf's visibility (the media route serves by name). */
-  async fileByName(storage: string, name: string): Promise<(MediaFile & { shelf: { visibility: Visibility } }) | null> {
+  async fileByName(storage: string, name: string): Promise<(MediaFile & { shelf: { visibility: Visibility; kind: MediaKind } }) | null> {
     return this.deps.prisma.mediaFile.findUnique({
       where: { storage_name: { storage, name } },
-      include: { shelf: { select: { visibility: true } } },
+      include: { shelf: { select: { visibility: true, kind: true } } },
     });
   }
 

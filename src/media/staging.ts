@@ -233,7 +233,7 @@ function checkRules(spec: KindSpec, info: MediaInfo): void {
 }
 
 /** Runs `fn` on a local path of `name`: the backend's own when it has one, else a temporary copy. */
-async function withLocalFile<T>(storage: Storage, name: string, fn: (file: string) => Promise<T>): Promise<T> {
+export async function withLocalFile<T>(storage: Storage, name: string, fn: (file: string) => Promise<T>): Promise<T> {
   const local = storage.path(name);
   if (local) return fn(local);
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "media-"));

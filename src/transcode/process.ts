@@ -6,6 +6,8 @@ export interface RunOptions {
   maxStdout?: number;
   /** Bytes of stderr kept (the tail, where errors are). */
   maxStderr?: number;
+  /** Sees every chunk of stdout as it arrives (progress reports), whether or not it is kept. */
+  onStdout?: (chunk: Buffer) => void;
 }
 
 export interface RunResult {
@@ -32,6 +34,7 @@ export function runProcess(command: string, args: string[], options: RunOptions)
     let timedOut = false;
 
     child.stdout.on("data", (chunk: Buffer) => {
+      options.onStdout?.(chunk);
       if (outLength < maxStdout) {
         out.push(chunk.subarray(0, maxStdout - outLength));
         outLength += chunk.length;

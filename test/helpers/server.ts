@@ -69,6 +69,15 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/** Settings under which uploads make no versions by themselves (nothing runs in the background). */
+export const NO_EAGER_VERSIONS = {
+  MEDIA_PRESETS: JSON.stringify({ IMAGE: { thumb: { eager: false } }, VIDEO: { "mp4-720p": { eager: false } } }),
+  VIDEO_POSTER_POSITIONS: "",
+};
+
+/** The service's own defaults: eager versions and poster frames, as installed. */
+export const DEFAULT_VERSIONS = { MEDIA_PRESETS: "", VIDEO_POSTER_POSITIONS: "0.1,0.5,0.9" };
+
 /** Starts the real service on a free port with its own data directory and database. */
 export async function startTestServer(
   flavour: DatabaseFlavour,
@@ -99,6 +108,8 @@ export async function startTestServer(
     NODE_ENV: "test",
     PORT: "0",
     DATA_DIR: dataDir,
+    // Tests of other features keep their files to the originals; the version tests turn these back on.
+    ...NO_EAGER_VERSIONS,
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...storageEnv,
     ...env,

@@ -2,7 +2,13 @@ import type { Resolvers } from "../generated/resolvers.js";
 
 export const mediaFileResolvers: Resolvers = {
   MediaFile: {
-    size: (file) => Number(file.size),
+    // Size and checksum describe bytes, which a version has only once it is READY.
+    size: (file) => (file.status === "READY" ? Number(file.size) : null),
+    checksum: (file) => (file.status === "READY" ? file.checksum : null),
+    stale: async (file, _args, { services, loaders }) => {
+      const shelf = file.role === "VERSION" ? await loaders.shelfById.load(file.shelfId) : null;
+      return shelf ? services.versions.isStale(file, shelf.kind) : false;
+    },
     // A private shelf's files get links that expire; the shelf comes from a batched loader.
     url: async (file, _args, { services, loaders }) => {
       const shelf = await loaders.shelfById.load(file.shelfId);

@@ -26,6 +26,13 @@ export const mutationResolvers: Resolvers = {
       services.relations.detach(await ownerForShelf(viewer, services, shelfId), shelfId, target),
     reorderRelations: (_parent, { target, shelfIds }, { viewer, services }) => services.relations.reorder(viewer.ownerId, target, shelfIds),
     detachAll: (_parent, { target }, { viewer, services }) => services.relations.detachAll(viewer.ownerId, target),
+    selectThumbnail: async (_parent, { videoShelfId, imageShelfId }, { viewer, services }) => {
+      const owner = await ownerForShelf(viewer, services, videoShelfId);
+      await services.thumbnails.select(owner, videoShelfId, imageShelfId);
+      return services.shelves.getOrFail(owner, videoShelfId);
+    },
+    addVideoThumbnail: async (_parent, { videoShelfId, file }, { viewer, services }) =>
+      services.thumbnails.add(await ownerForShelf(viewer, services, videoShelfId), videoShelfId, file),
   },
   DeleteShelfPayload: {
     deleted: () => true,

@@ -34,5 +34,6 @@ export const queryResolvers: Resolvers = {
   },
   MediaKindInfo: {
     formats: (spec) => spec.formats.map((f) => ({ mimeType: f.mimeType, extension: f.extension })),
+    presets: (spec, _args, { services }) => services.versions.presetsOf(spec.kind),
   },
 };

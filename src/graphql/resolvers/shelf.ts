@@ -1,6 +1,7 @@
 import type { MediaFile, Shelf } from "../../media/shelves.js";
 import type { Context } from "../context.js";
 import type { Resolvers } from "../generated/resolvers.js";
+import type { ImageFit, ImageFormat } from "../../transcode/presets.js";
 
 /** Loads a shelf's files, first noting the shelf itself so its files' fields need no query for it. */
 function filesOf(shelf: Shelf, loaders: Context["loaders"]): Promise<MediaFile[]> {
@@ -23,19 +24,34 @@ const fromOriginal =
 
 const relations = (shelf: Shelf, _args: unknown, { loaders }: Context) => loaders.relationsByShelf.load(shelf.id);
 
-const common = { original, files, relations };
+const version = (shelf: Shelf, { preset }: { preset: string }, { services }: Context) => services.versions.version(shelf, preset);
+
+const common = { original, files, relations, version };
 
 export const shelfResolvers: Resolvers = {
   Shelf: {
     __resolveType: (shelf, { services }) => services.kinds.get(shelf.kind).shelfType as never,
   },
-  ImageShelf: { ...common, width: fromOriginal("width"), height: fromOriginal("height") },
+  ImageShelf: {
+    ...common,
+    width: fromOriginal("width"),
+    height: fromOriginal("height"),
+    transform: (shelf, { input }, { services }) =>
+      services.versions.transform(shelf, {
+        ...input,
+        fit: input.fit ? (input.fit.toLowerCase() as ImageFit) : undefined,
+        format: input.format ? (input.format.toLowerCase() as ImageFormat) : undefined,
+      }),
+    thumbnailOf: (shelf, _args, { loaders }) => (shelf.thumbnailOfId ? loaders.shelfById.load(shelf.thumbnailOfId) : null),
+  },
   AudioShelf: { ...common, durationMs: fromOriginal("durationMs") },
   VideoShelf: {
     ...common,
     width: fromOriginal("width"),
     height: fromOriginal("height"),
     durationMs: fromOriginal("durationMs"),
+    thumbnails: (shelf, _args, { loaders }) => loaders.thumbnailsByVideo.load(shelf.id),
+    thumbnail: (shelf, _args, { loaders }) => (shelf.selectedThumbnailId ? loaders.shelfById.load(shelf.selectedThumbnailId) : null),
   },
   DocumentShelf: common,
   ShelfRelation: {

@@ -1,0 +1,110 @@
+import type { ClaimedJob, JobQueue, QueueName } from "./queue.js";
+
+/** Runs one claimed job to its end: it records its own result, retry or failure. */
+export type JobHandler = (job: ClaimedJob) => Promise<void>;
+
+export interface WorkerOptions {
+  /** Jobs of this queue run at once in this process. */
+  concurrency: number;
+  /** How often to look for work that other processes queued (this process's own work is kicked). */
+  pollMs: number;
+  leaseMs: number;
+  log: (message: string) => void;
+}
+
+/**
+ * One queue's workers in this process: at most `concurrency` jobs at a time, each claim renewed
+ * while it runs. Several pools (one per queue) keep long videos from holding up image thumbnails.
+ */
+export class WorkerPool {
+  private readonly running = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = true;
+  private filling: Promise<void> | undefined;
+  private refill = false;
+
+  constructor(
+    readonly queue: QueueName,
+    private readonly jobs: JobQueue,
+    private readonly handler: JobHandler,
+    private readonly options: WorkerOptions,
+  ) {}
+
+  get concurrency(): number {
+    return this.options.concurrency;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.timer = setInterval(() => this.kick(), this.options.pollMs);
+    this.timer.unref();
+    this.kick();
+  }
+
+  /** Looks for work now (new jobs were just queued). */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.filling) {
+      this.refill = true;
+      return;
+    }
+    this.filling = this.fill()
+      .catch((err: unknown) => this.options.log(`${this.queue} jobs: claiming failed: ${(err as Error).message}`))
+      .finally(() => {
+        this.filling = undefined;
+        if (this.refill) {
+          this.refill = false;
+          this.kick();
+        }
+      });
+  }
+
+  /** Stops claiming and waits for the jobs under way. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.filling;
+    await Promise.allSettled([...this.running]);
+  }
+
+  /** Runs jobs until none is due (for commands that do the work themselves), then stops. */
+  async drain(): Promise<void> {
+    for (;;) {
+      while (this.running.size < this.options.concurrency) {
+        const job = await this.jobs.claim(this.queue);
+        if (!job) break;
+        this.run(job);
+      }
+      if (this.running.size === 0) return;
+      await Promise.race([...this.running]);
+    }
+  }
+
+  private async fill(): Promise<void> {
+    while (!this.stopped && this.running.size < this.options.concurrency) {
+      const job = await this.jobs.claim(this.queue);
+      if (!job) return;
+      this.run(job);
+    }
+  }
+
+  private run(job: ClaimedJob): void {
+    // Renewing at a third of the lease survives one missed beat.
+    const beat = setInterval(() => {
+      this.jobs.heartbeat(job.id).catch(() => {});
+    }, Math.max(1000, Math.floor(this.options.leaseMs / 3)));
+    const task = this.handler(job)
+      .catch((err: unknown) => {
+        // The handler records its own failures; reaching here means even that failed (say the
+        // database went away). The lease runs out and the job is taken again.
+        this.options.log(`${job.type} job ${job.id} stopped: ${(err as Error).message}`);
+      })
+      .finally(() => {
+        clearInterval(beat);
+        this.running.delete(task);
+        this.kick();
+      });
+    this.running.add(task);
+  }
+}

@@ -1,0 +1,123 @@
+import { createReadStream } from "node:fs";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import type { Shelf } from "../db/generated/client.js";
+import type { PrismaClient } from "../db/client.js";
+import type { ClaimedJob, JobQueue } from "../jobs/queue.js";
+import type { StorageRegistry } from "../storage/registry.js";
+import { posterArgs, runFfmpeg, TranscodeError, type FfmpegOptions } from "../transcode/av.js";
+import { MediaError } from "./errors.js";
+import type { KindRegistry } from "./kinds.js";
+import type { ShelfService } from "./shelves.js";
+import type { IncomingFile } from "./staging.js";
+import { withLocalFile } from "./staging.js";
+
+const MAX_ATTEMPTS = 3;
+
+export interface ThumbnailServiceDeps {
+  prisma: PrismaClient;
+  shelves: ShelfService;
+  kinds: KindRegistry;
+  queue: JobQueue;
+  storages: StorageRegistry;
+  /** Fractions of the duration at which poster frames are taken. */
+  positions: number[];
+  ffmpeg: FfmpegOptions;
+  log: (message: string) => void;
+}
+
+/**
+ * A video's poster frames: image shelves that belong to the video (they go when it goes), one of
+ * them selected. Made by a job after upload; the owner may add their own and pick another.
+ */
+export class ThumbnailService {
+  constructor(private readonly deps: ThumbnailServiceDeps) {}
+
+  /** The poster frames job: takes each frame with ffmpeg, then records them as image shelves. */
+  async runJob(job: ClaimedJob): Promise<void> {
+    const { prisma, queue } = this.deps;
+    const video = await prisma.shelf.findUnique({ where: { id: job.shelfId }, include: { files: { where: { role: "ORIGINAL" } } } });
+    const original = video?.files[0];
+    const made = video ? await prisma.shelf.count({ where: { thumbnailOfId: video.id } }) : 0;
+    // Gone, or done by an earlier run that stopped before removing its job.
+    if (!video || !original || made >= this.deps.positions.length) {
+      await queue.complete(prisma, job.id);
+      return;
+    }
+    const demuxer = this.deps.kinds.forMimeType(original.mimeType)?.format.demuxer;
+    const workDir = await fs.mkdtemp(path.join(os.tmpdir(), "posters-"));
+    try {
+      if (!demuxer) throw new TranscodeError(`${original.mimeType} has no demuxer`, true);
+      const frames = await withLocalFile(this.deps.storages.get(original.storage), original.name, async (input) => {
+        const taken: Array<{ file: string; percent: number }> = [];
+        for (const [i, position] of this.deps.positions.entries()) {
+          const file = path.join(workDir, `frame-${i}.png`);
+          const seconds = ((original.durationMs ?? 0) * position) / 1000;
+          await runFfmpeg(posterArgs(input, demuxer, file, seconds), this.deps.ffmpeg);
+          // A seek past the last frame writes nothing; that position is skipped.
+          if ((await fs.stat(file).catch(() => undefined))?.size) taken.push({ file, percent: Math.round(position * 100) });
+        }
+        return taken;
+      });
+      if (frames.length === 0) throw new TranscodeError("No frame could be taken from the video", true);
+      await this.deps.shelves.upload(
+        video.ownerId,
+        frames.map(({ file, percent }) => ({
+          file: incoming(file, `poster-${percent}.png`),
+          kind: "IMAGE" as const,
+          title: `${video.title} (frame at ${percent}%)`.slice(0, 200),
+          visibility: video.visibility,
+        })),
+        { thumbnailOf: { videoId: video.id, select: "if-none" } },
+      );
+      await queue.complete(prisma, job.id);
+    } catch (err) {
+      const message = (err as Error).message;
+      const gone = err instanceof MediaError && err.code === "NOT_FOUND";
+      const permanent = gone || (err instanceof TranscodeError && err.badInput) || (err instanceof MediaError && err.code !== "STORAGE_UNAVAILABLE");
+      if (permanent || job.attempts >= MAX_ATTEMPTS) {
+        if (!gone) this.deps.log(`poster frames of shelf ${job.shelfId} failed: ${message}`);
+        await queue.complete(prisma, job.id);
+      } else {
+        await queue.retryLater(job.id, 5_000 * 2 ** (job.attempts - 1), message);
+      }
+    } finally {
+      await fs.rm(workDir, { recursive: true, force: true });
+    }
+  }
+
+  /** Poster frames of many videos in one query (the DataLoader batch function), oldest first. */
+  async thumbnailsOf(videoIds: readonly string[]): Promise<Shelf[][]> {
+    const rows = await this.deps.prisma.shelf.findMany({
+      where: { thumbnailOfId: { in: [...videoIds] } },
+      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+    });
+    return videoIds.map((id) => rows.filter((r) => r.thumbnailOfId === id));
+  }
+
+  /** Makes one of a video's poster frames the selected one. */
+  async select(ownerId: string, videoId: string, imageId: string): Promise<void> {
+    const [video, image] = await Promise.all([this.deps.shelves.get(ownerId, videoId), this.deps.shelves.get(ownerId, imageId)]);
+    if (!video || video.kind !== "VIDEO") throw new MediaError("NOT_FOUND", `No video shelf with id ${JSON.stringify(videoId)}`);
+    if (!image) throw new MediaError("NOT_FOUND", `No shelf with id ${JSON.stringify(imageId)}`);
+    if (image.thumbnailOfId !== videoId) throw new MediaError("BAD_USER_INPUT", "That image is not a poster frame of this video");
+    await this.deps.prisma.shelf.update({ where: { id: videoId }, data: { selectedThumbnailId: imageId } });
+  }
+
+  /** Uploads the owner's own poster frame for a video; it becomes the selected one. */
+  async add(ownerId: string, videoId: string, file: IncomingFile | Promise<IncomingFile>): Promise<Shelf> {
+    const video = await this.deps.shelves.get(ownerId, videoId);
+    if (!video || video.kind !== "VIDEO") {
+      // The file is read and dropped, so the rest of the request still arrives.
+      void Promise.resolve(file).then((f) => f.createReadStream().resume()).catch(() => {});
+      throw new MediaError("NOT_FOUND", `No video shelf with id ${JSON.stringify(videoId)}`);
+    }
+    const [shelf] = await this.deps.shelves.upload(ownerId, [{ file, kind: "IMAGE" }], { thumbnailOf: { videoId, select: "always" } });
+    return shelf!;
+  }
+}
+
+function incoming(file: string, filename: string): IncomingFile {
+  return { filename, createReadStream: () => createReadStream(file) };
+}

@@ -1,0 +1,95 @@
+import type { Config } from "./config.js";
+import type { Database } from "./db/client.js";
+import { JobQueue, type QueueName } from "./jobs/queue.js";
+import { WorkerPool } from "./jobs/workers.js";
+import { DeletionQueue } from "./media/deletions.js";
+import { KindRegistry } from "./media/kinds.js";
+import { RelationService } from "./media/relations.js";
+import type { Services } from "./media/services.js";
+import { ShelfService } from "./media/shelves.js";
+import { ThumbnailService } from "./media/thumbnails.js";
+import { VersionService } from "./media/versions.js";
+import { openStorages } from "./storage/registry.js";
+import { defaultTranscoders } from "./transcode/transcoders.js";
+
+export interface Engine {
+  services: Services;
+  /** One worker pool per queue; started by the service and by `npm run worker`. */
+  workers: WorkerPool[];
+  close(): Promise<void>;
+}
+
+/**
+ * Wires the media layer for a configuration and database: storages, kinds, shelves, relations,
+ * versions, poster frames and the job workers (built, not started). The service, the worker and
+ * the command line all use this, so they behave alike.
+ */
+export function buildEngine(config: Config, db: Database, log: (message: string) => void): Engine {
+  const storages = openStorages({ ...config, settings: config.storage, prisma: db.prisma });
+  // The service-wide pixel cap applies to images whatever the kind's own rule says.
+  const imageRules = config.kindRules.IMAGE ?? {};
+  const kinds = new KindRegistry(config.kindLimits, {
+    ...config.kindRules,
+    IMAGE: { ...imageRules, maxPixels: Math.min(imageRules.maxPixels ?? Infinity, config.image.maxPixels) },
+  });
+  const deletions = new DeletionQueue(db.prisma, storages, { log });
+  const relations = new RelationService(db.prisma, config.relationModels);
+  const queue = new JobQueue(db.prisma, { leaseMs: config.jobs.leaseMs });
+  const pools = new Map<QueueName, WorkerPool>();
+  const kick = (name: QueueName) => pools.get(name)?.kick();
+  const ffmpeg = { ffmpegPath: config.ffmpeg.ffmpegPath, timeoutMs: config.versions.transcodeTimeoutMs };
+  const ffprobe = { ffprobePath: config.ffmpeg.ffprobePath, timeoutMs: config.ffmpeg.probeTimeoutMs };
+  const versions = new VersionService({
+    prisma: db.prisma,
+    storages,
+    kinds,
+    presets: config.versions.presets,
+    queue,
+    transcoders: defaultTranscoders({
+      image: { maxPixels: config.image.maxPixels, timeoutSeconds: config.versions.imageTimeoutSeconds },
+      ffmpeg,
+    }),
+    settings: {
+      transforms: config.versions.transforms,
+      maxTransformSize: config.versions.maxTransformSize,
+      posterPositions: config.versions.posterPositions,
+      ffprobe,
+    },
+    kick,
+    log,
+  });
+  const shelves = new ShelfService({
+    prisma: db.prisma,
+    storages,
+    kinds,
+    deletions,
+    relations,
+    versions,
+    kick,
+    staging: { image: config.image, ffprobe },
+  });
+  const thumbnails = new ThumbnailService({
+    prisma: db.prisma,
+    shelves,
+    kinds,
+    queue,
+    storages,
+    positions: config.versions.posterPositions,
+    ffmpeg,
+    log,
+  });
+  const handle = (job: Parameters<VersionService["runJob"]>[0]) => (job.type === "posters" ? thumbnails.runJob(job) : versions.runJob(job));
+  const poolOptions = { pollMs: config.jobs.pollMs, leaseMs: config.jobs.leaseMs, log };
+  pools.set("image", new WorkerPool("image", queue, handle, { ...poolOptions, concurrency: config.jobs.imageConcurrency }));
+  pools.set("av", new WorkerPool("av", queue, handle, { ...poolOptions, concurrency: config.jobs.avConcurrency }));
+  const workers = [...pools.values()].filter((p) => p.concurrency > 0);
+  return {
+    services: { storages, kinds, shelves, relations, deletions, versions, thumbnails },
+    workers,
+    async close() {
+      await Promise.all(workers.map((w) => w.stop()));
+      await deletions.stop();
+      storages.close();
+    },
+  };
+}

@@ -1,0 +1,38 @@
+import sharp from "sharp";
+import type { MediaInfo } from "./analyze.js";
+import type { ImageRecipe } from "./presets.js";
+
+export interface ImageLimits {
+  maxPixels: number;
+  timeoutSeconds: number;
+}
+
+/**
+ * Makes an image version: the original's EXIF orientation applied, resized within the recipe's
+ * box and never enlarged, alpha kept where the format has it, and no metadata (sharp writes none
+ * unless asked, so EXIF and GPS stay behind). Untrusted input: a pixel cap, warnings are errors,
+ * and a deadline.
+ */
+export async function transcodeImage(input: string, output: string, recipe: ImageRecipe, limits: ImageLimits): Promise<MediaInfo> {
+  let pipeline = sharp(input, { failOn: "warning", limitInputPixels: limits.maxPixels, animated: false })
+    .autoOrient()
+    .resize({ width: recipe.width, height: recipe.height, fit: recipe.fit, withoutEnlargement: true })
+    .timeout({ seconds: limits.timeoutSeconds });
+  switch (recipe.format) {
+    case "webp":
+      pipeline = pipeline.webp({ quality: recipe.quality });
+      break;
+    case "avif":
+      pipeline = pipeline.avif({ quality: recipe.quality, effort: 4 });
+      break;
+    case "jpeg":
+      // JPEG has no alpha: transparent parts become white rather than black.
+      pipeline = pipeline.flatten({ background: "#ffffff" }).jpeg({ quality: recipe.quality, mozjpeg: true });
+      break;
+    case "png":
+      pipeline = pipeline.png({ compressionLevel: 6 });
+      break;
+  }
+  const info = await pipeline.toFile(output);
+  return { width: info.width, height: info.height };
+}

@@ -1,0 +1,58 @@
+import type { MediaInfo } from "./analyze.js";
+import { audioArgs, runFfmpeg, videoArgs, type FfmpegOptions } from "./av.js";
+import { transcodeImage, type ImageLimits } from "./image.js";
+import type { Recipe } from "./presets.js";
+
+/** The file a version is made from. */
+export interface SourceFile {
+  path: string;
+  mimeType: string;
+  /** The demuxer forced on ffmpeg, from the sniffed type. */
+  demuxer?: string;
+  durationMs?: number;
+}
+
+export interface TranscodeRun {
+  onProgress?: (fraction: number) => void;
+}
+
+export interface Transcoder {
+  name: string;
+  accepts(source: SourceFile, recipe: Recipe): boolean;
+  /** Writes the version to `output`; returns what is known of it without probing. */
+  run(source: SourceFile, output: string, recipe: Recipe, run: TranscodeRun): Promise<MediaInfo>;
+}
+
+export interface TranscoderSettings {
+  image: ImageLimits;
+  ffmpeg: FfmpegOptions;
+}
+
+/** The transcoders in the order they are asked; the first that accepts a file and recipe makes it. */
+export function defaultTranscoders(settings: TranscoderSettings): Transcoder[] {
+  return [
+    {
+      name: "sharp",
+      accepts: (source, recipe) => recipe.type === "image" && source.mimeType.startsWith("image/"),
+      run: (source, output, recipe) => transcodeImage(source.path, output, recipe as Extract<Recipe, { type: "image" }>, settings.image),
+    },
+    {
+      name: "ffmpeg-video",
+      accepts: (source, recipe) => recipe.type === "video" && source.demuxer !== undefined && source.mimeType.startsWith("video/"),
+      run: async (source, output, recipe, run) => {
+        const args = videoArgs(source.path, source.demuxer!, output, recipe as Extract<Recipe, { type: "video" }>);
+        await runFfmpeg(args, { ...settings.ffmpeg, durationMs: source.durationMs, onProgress: run.onProgress });
+        return {};
+      },
+    },
+    {
+      name: "ffmpeg-audio",
+      accepts: (source, recipe) => recipe.type === "audio" && source.demuxer !== undefined,
+      run: async (source, output, recipe, run) => {
+        const args = audioArgs(source.path, source.demuxer!, output, recipe as Extract<Recipe, { type: "audio" }>);
+        await runFfmpeg(args, { ...settings.ffmpeg, durationMs: source.durationMs, onProgress: run.onProgress });
+        return {};
+      },
+    },
+  ];
+}

@@ -1,0 +1,510 @@
+import assert from "node:assert/strict";
+import { execFile, spawn } from "node:child_process";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
+import sharp from "sharp";
+import {
+  AddVideoThumbnailDocument,
+  KindPresetsDocument,
+  SelectThumbnailDocument,
+  ShelfFilesDocument,
+  ShelfTransformDocument,
+  ShelfVersionDocument,
+  UploadShelfDocument,
+  VideoThumbnailsDocument,
+  DeleteShelfDocument,
+} from "./generated/graphql.js";
+import { errorCode, gql, upload, uploadShelf } from "./helpers/graphql.js";
+import { makeAv, makeImage, makeMp3, makeMp4 } from "./helpers/media.js";
+import { DEFAULT_VERSIONS, databaseFlavours, listFiles, startTestServer, type TestServer } from "./helpers/server.js";
+
+const run = promisify(execFile);
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function version(server: TestServer, id: string, preset: string) {
+  const res = await gql(server.url, ShelfVersionDocument, { id, preset });
+  if (res.errors || !res.data?.shelf) throw new Error(JSON.stringify(res.errors));
+  return res.data.shelf.version;
+}
+
+/** Asks for a version and waits until it is READY (or FAILED). */
+async function settledVersion(server: TestServer, id: string, preset: string) {
+  return waitFor(`${preset} of ${id}`, async () => {
+    const v = await version(server, id, preset);
+    return v.status === "READY" || v.status === "FAILED" ? v : undefined;
+  });
+}
+
+async function fetchBytes(server: TestServer, url: string): Promise<{ status: number; headers: Headers; body: Buffer }> {
+  const res = await fetch(new URL(url, server.url));
+  return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
+}
+
+interface Probe {
+  format: { format_name: string; duration: string; tags?: Record<string, string> };
+  streams: Array<{ codec_type: string; codec_name: string; width?: number; height?: number; pix_fmt?: string }>;
+}
+
+async function probe(bytes: Buffer): Promise<Probe> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "probe-"));
+  try {
+    const file = path.join(dir, "media");
+    await fs.writeFile(file, bytes);
+    const { stdout } = await run("ffprobe", ["-v", "error", "-print_format", "json", "-show_format", "-show_streams", file]);
+    return JSON.parse(stdout) as Probe;
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function jpegWithExif(): Promise<Buffer> {
+  // 300x200 stored, orientation 6 (displayed turned a quarter: 200x300), with GPS tags.
+  return sharp({ create: { width: 300, height: 200, channels: 3, background: "#c83" } })
+    .composite([{ input: Buffer.from(`<svg width="300" height="200"><rect width="150" height="100" fill="#06a"/></svg>`) }])
+    .jpeg()
+    .withMetadata({ orientation: 6 })
+    .withExifMerge({
+      IFD0: { Make: "TestCam" },
+      IFD3: { GPSLatitudeRef: "N", GPSLatitude: "48/1 51/1 24/1", GPSLongitudeRef: "E", GPSLongitude: "2/1 21/1 3/1" },
+    })
+    .toBuffer();
+}
+
+for (const flavour of await databaseFlavours()) {
+  describe(`image versions (${flavour})`, () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startTestServer(flavour, DEFAULT_VERSIONS);
+    });
+    after(() => server.close());
+
+    test("mediaKinds lists each kind's presets", async () => {
+      const res = await gql(server.url, KindPresetsDocument, {});
+      const byKind = Object.fromEntries(res.data!.mediaKinds.map((k) => [k.kind, k.presets]));
+      assert.deepEqual(
+        byKind.IMAGE!.map((p) => [p.name, p.eager, p.mimeType]),
+        [["thumb", true, "image/webp"], ["small", false, "image/webp"], ["medium", false, "image/webp"], ["large", false, "image/webp"]],
+      );
+      assert.deepEqual(byKind.VIDEO!.map((p) => [p.name, p.eager]), [["mp4-720p", true], ["webm-720p", false]]);
+      assert.deepEqual(byKind.AUDIO!.map((p) => p.name), ["mp3-128k", "aac-128k", "opus-96k"]);
+      assert.deepEqual(byKind.DOCUMENT, []);
+    });
+
+    test("the thumb is made right after upload: 200x200 webp, no metadata", async () => {
+      const shelf = await uploadShelf(server.url, await makeImage(1200, 800, "jpeg"), "wide.jpg");
+      const thumb = await waitFor("eager thumb", async () => {
+        const res = await gql(server.url, ShelfFilesDocument, { id: shelf.id });
+        const file = res.data!.shelf!.files.find((f) => f.preset === "thumb");
+        return file?.status === "READY" ? file : undefined;
+      });
+      assert.equal(thumb.role, "VERSION");
+      assert.equal(thumb.mimeType, "image/webp");
+      const { status, headers, body } = await fetchBytes(server, thumb.url);
+      assert.equal(status, 200);
+      assert.equal(headers.get("content-type"), "image/webp");
+      assert.equal(body.length, thumb.size);
+      const meta = await sharp(body).metadata();
+      assert.deepEqual([meta.format, meta.width, meta.height], ["webp", 200, 200]);
+      assert.equal(thumb.width, 200);
+      assert.equal(thumb.stale, false);
+    });
+
+    test("versions apply EXIF orientation and carry no EXIF or GPS", async () => {
+      const original = await jpegWithExif();
+      const before = await sharp(original).metadata();
+      assert.equal(before.orientation, 6, "the test image carries its orientation");
+      assert.ok(before.exif && before.exif.includes(Buffer.from("TestCam")), "the test image carries EXIF");
+      const shelf = await uploadShelf(server.url, original, "phone.jpg");
+      const small = await settledVersion(server, shelf.id, "small");
+      assert.equal(small.status, "READY");
+      const body = (await fetchBytes(server, small.url)).body;
+      const meta = await sharp(body).metadata();
+      // Displayed 200x300; "small" is 480 wide at most and never enlarges.
+      assert.deepEqual([meta.width, meta.height], [200, 300]);
+      assert.equal(meta.exif, undefined);
+      assert.equal(meta.orientation, undefined);
+      assert.ok(!body.includes(Buffer.from("TestCam")));
+      // The top-left quarter of the stored image (blue) is the top-right after the quarter turn.
+      const { data } = await sharp(body).extract({ left: 150, top: 10, width: 1, height: 1 }).raw().toBuffer({ resolveWithObject: true });
+      assert.ok(data[2]! > 120 && data[0]! < 80, `expected blue at the top right, got ${[...data]}`);
+    });
+
+    test("transform: keyed by its input, alpha kept, never enlarged, bounds enforced", async () => {
+      const shelf = await uploadShelf(server.url, await makeImage(300, 200, "png", { alpha: true }), "alpha.png");
+      const input = { width: 4000, format: "PNG" as const };
+      const first = await gql(server.url, ShelfTransformDocument, { id: shelf.id, input });
+      const again = await gql(server.url, ShelfTransformDocument, { id: shelf.id, input });
+      const a = first.data!.shelf!;
+      const b = again.data!.shelf!;
+      assert.ok("transform" in a && "transform" in b);
+      assert.equal(a.transform.id, b.transform.id, "the same input gives the same version");
+      assert.equal(a.transform.preset, null);
+      const res = await fetchBytes(server, a.transform.url);
+      assert.equal(res.status, 200, "the media route waits for an image version");
+      const meta = await sharp(res.body).metadata();
+      assert.deepEqual([meta.format, meta.width, meta.height, meta.hasAlpha], ["png", 300, 200, true]);
+
+      const webp = await gql(server.url, ShelfTransformDocument, { id: shelf.id, input: { width: 100, height: 100, fit: "COVER", quality: 60 } });
+      const w = webp.data!.shelf!;
+      assert.ok("transform" in w);
+      const webpMeta = await sharp((await fetchBytes(server, w.transform.url)).body).metadata();
+      assert.deepEqual([webpMeta.format, webpMeta.width, webpMeta.height, webpMeta.hasAlpha], ["webp", 100, 100, true]);
+
+      for (const bad of [{ width: 0 }, { width: 100_000 }, { width: 10, quality: 101 }, {}]) {
+        const refused = await gql(server.url, ShelfTransformDocument, { id: shelf.id, input: bad });
+        assert.equal(errorCode(refused), "BAD_USER_INPUT", JSON.stringify(bad));
+      }
+    });
+
+    test("an unknown preset is refused, naming the kind's presets", async () => {
+      const shelf = await uploadShelf(server.url, await makeImage(64, 64, "png"), "p.png");
+      const res = await gql(server.url, ShelfVersionDocument, { id: shelf.id, preset: "huge" });
+      assert.equal(errorCode(res), "BAD_USER_INPUT");
+      assert.match(res.errors![0]!.message, /thumb, small, medium, large/);
+    });
+
+    test("a truncated JPEG is accepted from its header, and its versions end FAILED with a message", async () => {
+      const whole = await makeImage(800, 600, "jpeg");
+      const shelf = await uploadShelf(server.url, whole.subarray(0, Math.floor(whole.length / 2)), "cut.jpg");
+      const medium = await settledVersion(server, shelf.id, "medium");
+      assert.equal(medium.status, "FAILED");
+      assert.match(medium.error ?? "", /could not be transcoded/);
+      const res = await fetchBytes(server, medium.url);
+      assert.equal(res.status, 404);
+      assert.match(res.body.toString(), /could not be made/);
+      assert.equal((await listFiles(server.mediaRoot)).filter((f) => f.includes(medium.name)).length, 0);
+    });
+
+    test("50 concurrent requests for one missing version make it once", async () => {
+      const shelf = await uploadShelf(server.url, await makeImage(2000, 1500, "jpeg"), "busy.jpg");
+      await settledVersion(server, shelf.id, "thumb");
+      const before = server.app.services.versions.generations;
+      const asked = await Promise.all(Array.from({ length: 50 }, () => version(server, shelf.id, "large")));
+      assert.equal(new Set(asked.map((v) => v.id)).size, 1);
+      const served = await Promise.all(Array.from({ length: 50 }, () => fetchBytes(server, asked[0]!.url)));
+      assert.deepEqual(new Set(served.map((r) => r.status)), new Set([200]));
+      assert.equal(new Set(served.map((r) => r.body.toString("base64"))).size, 1);
+      assert.equal(server.app.services.versions.generations - before, 1);
+    });
+  });
+}
+
+describe("transforms can be limited to presets", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer("pglite", { ...DEFAULT_VERSIONS, MEDIA_TRANSFORMS: "presets-only" });
+  });
+  after(() => server.close());
+
+  test("transform is refused; presets still work", async () => {
+    const shelf = await uploadShelf(server.url, await makeImage(100, 80, "png"), "p.png");
+    const res = await gql(server.url, ShelfTransformDocument, { id: shelf.id, input: { width: 50 } });
+    assert.equal(errorCode(res), "BAD_USER_INPUT");
+    assert.match(res.errors![0]!.message, /turned off/);
+    assert.equal((await settledVersion(server, shelf.id, "small")).status, "READY");
+  });
+});
+
+describe("audio and video versions", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer("pglite", DEFAULT_VERSIONS);
+  });
+  after(() => server.close());
+
+  test("mp4-720p is made after upload: H.264 + AAC, yuv420p, faststart, never upscaled", async () => {
+    const shelf = await uploadShelf(server.url, await makeMp4(2, "320x240"), "clip.mp4");
+    const mp4 = await waitFor("eager mp4-720p", async () => {
+      const res = await gql(server.url, ShelfFilesDocument, { id: shelf.id });
+      const file = res.data!.shelf!.files.find((f) => f.preset === "mp4-720p");
+      return file?.status === "READY" ? file : undefined;
+    });
+    assert.equal(mp4.progress, 1);
+    const body = (await fetchBytes(server, mp4.url)).body;
+    const p = await probe(body);
+    const video = p.streams.find((s) => s.codec_type === "video")!;
+    const audio = p.streams.find((s) => s.codec_type === "audio")!;
+    assert.deepEqual([video.codec_name, video.width, video.height, video.pix_fmt], ["h264", 320, 240, "yuv420p"]);
+    assert.equal(audio.codec_name, "aac");
+    assert.ok(Math.abs(Number(p.format.duration) - 2) < 0.2, `duration ${p.format.duration}`);
+    assert.ok(body.indexOf("moov") < body.indexOf("mdat"), "faststart puts the index first");
+    assert.deepEqual([mp4.width, mp4.height], [320, 240]);
+  });
+
+  test("a 1080p portrait video becomes 720 wide, orientation kept", async () => {
+    const portrait = await makeAv("portrait.mp4", [
+      "-f", "lavfi", "-i", "testsrc=duration=1:size=1080x1920:rate=10",
+      "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+    ]);
+    const shelf = await uploadShelf(server.url, portrait, "portrait.mp4");
+    const webm = await settledVersion(server, shelf.id, "webm-720p");
+    assert.equal(webm.status, "READY", webm.error ?? "");
+    const p = await probe((await fetchBytes(server, webm.url)).body);
+    const video = p.streams.find((s) => s.codec_type === "video")!;
+    assert.deepEqual([video.codec_name, video.width, video.height], ["vp9", 720, 1280]);
+  });
+
+  test("audio presets: mp3, aac in m4a, opus in ogg, duration kept", async () => {
+    const shelf = await uploadShelf(server.url, await makeMp3(3), "tone.mp3");
+    const expected = { "mp3-128k": ["mp3", "mp3"], "aac-128k": ["aac", "mov,mp4,m4a,3gp,3g2,mj2"], "opus-96k": ["opus", "ogg"] } as const;
+    for (const [preset, [codec, format]] of Object.entries(expected)) {
+      const v = await settledVersion(server, shelf.id, preset);
+      assert.equal(v.status, "READY", `${preset}: ${v.error}`);
+      const p = await probe((await fetchBytes(server, v.url)).body);
+      assert.deepEqual([p.streams[0]!.codec_name, p.format.format_name], [codec, format], preset);
+      assert.ok(Math.abs(Number(p.format.duration) - 3) < 0.25, `${preset} duration ${p.format.duration}`);
+      assert.equal(p.format.tags?.title, undefined);
+    }
+  });
+
+  test("poster frames: three image shelves attached to the video, the first selected; select and add", async () => {
+    const shelf = await uploadShelf(server.url, await makeMp4(2, "320x240"), "posters.mp4");
+    const thumbs = await waitFor("poster frames", async () => {
+      const res = await gql(server.url, VideoThumbnailsDocument, { id: shelf.id });
+      const video = res.data!.shelf!;
+      return "thumbnails" in video && video.thumbnails.length === 3 ? video : undefined;
+    });
+    assert.ok("thumbnails" in thumbs);
+    assert.deepEqual(thumbs.thumbnails.map((t) => [t.width, t.height, t.thumbnailOf?.id]), Array(3).fill([320, 240, shelf.id]));
+    assert.match(thumbs.thumbnails[0]!.title, /frame at 10%/);
+    assert.equal(thumbs.thumbnail?.id, thumbs.thumbnails[0]!.id);
+    const frame = (await fetchBytes(server, thumbs.thumbnails[1]!.original.url)).body;
+    assert.equal((await sharp(frame).metadata()).format, "png");
+
+    const selected = await gql(server.url, SelectThumbnailDocument, { videoShelfId: shelf.id, imageShelfId: thumbs.thumbnails[2]!.id });
+    assert.equal(selected.data!.selectThumbnail.thumbnail?.id, thumbs.thumbnails[2]!.id);
+
+    const stranger = await uploadShelf(server.url, await makeImage(50, 50, "png"), "other.png");
+    const refused = await gql(server.url, SelectThumbnailDocument, { videoShelfId: shelf.id, imageShelfId: stranger.id });
+    assert.equal(errorCode(refused), "BAD_USER_INPUT");
+
+    const custom = await upload(server.url, AddVideoThumbnailDocument, { videoShelfId: shelf.id, file: null }, [
+      { variable: "file", bytes: await makeImage(640, 360, "jpeg"), filename: "poster.jpg" },
+    ]);
+    assert.equal(custom.data?.addVideoThumbnail.thumbnailOf?.id, shelf.id, JSON.stringify(custom.errors));
+    const after = await gql(server.url, VideoThumbnailsDocument, { id: shelf.id });
+    const video = after.data!.shelf!;
+    assert.ok("thumbnails" in video);
+    assert.equal(video.thumbnails.length, 4);
+    assert.equal(video.thumbnail?.id, custom.data!.addVideoThumbnail.id);
+
+    // One selection per video, kept by the database: a frame cannot be selected by two videos,
+    // and a video has a single column for its selection.
+    const other = await uploadShelf(server.url, await makeMp4(1, "160x120"), "other.mp4");
+    await assert.rejects(
+      server.app.db.prisma.$executeRaw`UPDATE "Shelf" SET "selectedThumbnailId" = ${custom.data!.addVideoThumbnail.id}::uuid WHERE "id" = ${other.id}::uuid`,
+      /unique/i,
+    );
+
+    // Deleting the video deletes its poster frames and every byte of them.
+    const before = (await listFiles(server.mediaRoot)).length;
+    const deleted = await gql(server.url, DeleteShelfDocument, { id: shelf.id });
+    assert.ok(deleted.data!.deleteShelf.deletedFiles >= 1 + 1 + 4, `deleted ${deleted.data!.deleteShelf.deletedFiles}`);
+    assert.equal(await server.app.db.prisma.shelf.count({ where: { thumbnailOfId: shelf.id } }), 0);
+    await waitFor("bytes deleted", async () => ((await server.app.db.prisma.storageDeletion.count()) === 0 ? true : undefined));
+    const left = await listFiles(server.mediaRoot);
+    assert.ok(left.every((f) => !f.includes(shelf.id)), left.join("\n"));
+    assert.ok(left.length < before);
+  });
+});
+
+describe("version jobs", () => {
+  test("audio and video versions being made answer 202 with Retry-After", async () => {
+    const server = await startTestServer("pglite", { ...DEFAULT_VERSIONS, JOBS_AV_CONCURRENCY: "0" });
+    try {
+      const shelf = await uploadShelf(server.url, await makeMp3(1), "tone.mp3");
+      const pending = await version(server, shelf.id, "opus-96k");
+      assert.equal(pending.status, "PENDING");
+      assert.equal(pending.size, null);
+      const res = await fetchBytes(server, pending.url);
+      assert.equal(res.status, 202);
+      assert.equal(res.headers.get("retry-after"), "5");
+      assert.deepEqual(JSON.parse(res.body.toString()), { status: "PENDING", progress: null });
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("a job cut short by a crash runs again after restart", async () => {
+    const sandboxEnv = { ...DEFAULT_VERSIONS, JOBS_IMAGE_CONCURRENCY: "0" };
+    const first = await startTestServer("pglite", sandboxEnv);
+    const dataDir = first.dataDir;
+    const shelf = await uploadShelf(first.url, await makeImage(400, 300, "png"), "crash.png");
+    const pending = await version(first, shelf.id, "small");
+    // As a worker that died mid-job leaves it: claimed, PROCESSING, its lease run out.
+    await first.app.db.prisma.job.updateMany({ data: { lockedBy: "dead-worker", lockedUntil: new Date(Date.now() - 1000), attempts: 1 } });
+    await first.app.db.prisma.mediaFile.update({ where: { id: pending.id }, data: { status: "PROCESSING" } });
+    await first.app.close();
+    const second = await startTestServer("pglite", { ...DEFAULT_VERSIONS, DATA_DIR: dataDir });
+    try {
+      const ready = await settledVersion(second, shelf.id, "small");
+      assert.equal(ready.status, "READY");
+      assert.equal(ready.id, pending.id);
+      assert.equal((await sharp((await fetchBytes(second, ready.url)).body).metadata()).width, 400);
+      assert.equal(await second.app.db.prisma.job.count(), 0);
+    } finally {
+      await second.close();
+      await fs.rm(first.sandbox, { recursive: true, force: true });
+    }
+  });
+
+  test("deleting a shelf while its version is made leaves no file and no row", async () => {
+    const server = await startTestServer("pglite", DEFAULT_VERSIONS);
+    try {
+      const clip = await makeMp4(6, "640x480");
+      const shelf = await uploadShelf(server.url, clip, "long.mp4");
+      await version(server, shelf.id, "webm-720p");
+      await waitFor("webm under way", async () => {
+        const row = await server.app.db.prisma.mediaFile.findFirst({ where: { shelfId: shelf.id, preset: "webm-720p" } });
+        return row?.status === "PROCESSING" ? true : undefined;
+      });
+      const deleted = await gql(server.url, DeleteShelfDocument, { id: shelf.id });
+      assert.equal(deleted.data?.deleteShelf.deleted, true);
+      await waitFor("jobs to finish", async () => ((await server.app.db.prisma.job.count()) === 0 ? true : undefined), 120_000);
+      await waitFor("deletions", async () => ((await server.app.db.prisma.storageDeletion.count()) === 0 ? true : undefined));
+      const left = (await listFiles(server.mediaRoot)).filter((f) => f.includes(shelf.id) || f.startsWith(".incoming"));
+      assert.deepEqual(left, []);
+      assert.equal(await server.app.db.prisma.mediaFile.count({ where: { shelfId: shelf.id } }), 0);
+      assert.equal(await server.app.db.prisma.shelf.count({ where: { OR: [{ id: shelf.id }, { thumbnailOfId: shelf.id }] } }), 0);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("hostile audio and video", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer("pglite", DEFAULT_VERSIONS);
+  });
+  after(() => server.close());
+
+  const refusedUploads: Array<[string, string]> = [
+    ["an HLS playlist named .mp4", "#EXTM3U\n#EXT-X-VERSION:3\n#EXTINF:10,\nfile:///etc/passwd\n#EXT-X-ENDLIST\n"],
+    ["an ffconcat script named .mp4", "ffconcat version 1.0\nfile /etc/passwd\n"],
+  ];
+  for (const [what, text] of refusedUploads) {
+    test(`${what} is refused and nothing is stored`, async () => {
+      const res = await upload(server.url, UploadShelfDocument, { input: { file: null } }, [
+        { variable: "input.file", bytes: Buffer.from(text), filename: "video.mp4", contentType: "video/mp4" },
+      ]);
+      assert.equal(errorCode(res), "UNSUPPORTED_MEDIA_TYPE");
+      assert.deepEqual((await listFiles(server.mediaRoot)).filter((f) => !f.startsWith("versions/")), []);
+    });
+  }
+
+  test("a truncated video is refused or ends FAILED with a message; the service stays up", async () => {
+    const whole = await makeAv("faststart.mp4", [
+      "-f", "lavfi", "-i", "testsrc=duration=3:size=320x240:rate=15",
+      "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart",
+    ]);
+    const res = await upload(server.url, UploadShelfDocument, { input: { file: null } }, [
+      { variable: "input.file", bytes: whole.subarray(0, Math.floor(whole.length * 0.4)), filename: "cut.mp4" },
+    ]);
+    // The index at the front says 3 s; the frames stop early. Upload reads the index only, so
+    // the version is where the damage shows.
+    assert.equal(res.errors, undefined);
+    const v = await settledVersion(server, res.data!.uploadShelf.id, "webm-720p");
+    assert.equal(v.status, "FAILED");
+    assert.match(v.error ?? "", /truncated or damaged: only \d\.\d s of its 3\.0 s/);
+    assert.equal((await listFiles(server.mediaRoot)).filter((f) => f.includes(v.name)).length, 0);
+    const health = await fetch(`${server.url}/healthz`);
+    assert.equal(health.status, 200);
+  });
+});
+
+describe("versions across processes and recipes", () => {
+  test("50 concurrent requests split over two processes on one database make the version once", async (t) => {
+    if (!(await databaseFlavours()).includes("postgresql")) return t.skip("needs PostgreSQL");
+    const signing = { MEDIA_SIGNING_KEY: "k".repeat(40) };
+    const a = await startTestServer("postgresql", { ...DEFAULT_VERSIONS, ...signing });
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+      cwd: path.resolve(import.meta.dirname, ".."),
+      env: {
+        ...process.env, ...DEFAULT_VERSIONS, ...signing,
+        NODE_ENV: "test", PORT: String(port), DATA_DIR: path.join(a.sandbox, "second"),
+        DATABASE_URL: a.databaseUrl!, MEDIA_ROOT: a.mediaRoot,
+      },
+    });
+    let output = "";
+    child.stdout.on("data", (d) => (output += d));
+    child.stderr.on("data", (d) => (output += d));
+    const b = { url: `http://127.0.0.1:${port}` } as TestServer;
+    try {
+      await waitFor("the second process", async () => (output.includes("listening on") ? true : undefined), 60_000);
+      const shelf = await uploadShelf(a.url, await makeImage(1600, 1200, "jpeg"), "shared.jpg");
+      await settledVersion(a, shelf.id, "thumb");
+      const before = a.app.services.versions.generations;
+      const asked = await Promise.all(Array.from({ length: 50 }, (_, i) => version(i % 2 ? b : a, shelf.id, "medium")));
+      assert.equal(new Set(asked.map((v) => v.id)).size, 1);
+      const served = await Promise.all(asked.map((v, i) => fetchBytes(i % 2 ? b : a, v.url)));
+      assert.deepEqual(new Set(served.map((r) => r.status)), new Set([200]));
+      const inA = a.app.services.versions.generations - before;
+      const inB = output.split("\n").filter((l) => l.includes(`made version medium of shelf ${shelf.id}`)).length;
+      assert.equal(inA + inB, 1, `made ${inA} times in the first process and ${inB} in the second`);
+      assert.equal(await a.app.db.prisma.mediaFile.count({ where: { shelfId: shelf.id, variant: "medium" } }), 1);
+    } finally {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+      await a.close();
+    }
+  });
+
+  test("a changed recipe marks versions stale; regenerate remakes them and removes the old bytes", async () => {
+    const first = await startTestServer("pglite", DEFAULT_VERSIONS);
+    const shelves = [];
+    for (let i = 0; i < 3; i++) shelves.push(await uploadShelf(first.url, await makeImage(600, 400, "jpeg"), `r${i}.jpg`));
+    const oldThumbs = await Promise.all(shelves.map((s) => settledVersion(first, s.id, "thumb")));
+    await first.app.close();
+    const presets = JSON.stringify({ IMAGE: { thumb: { recipe: { width: 120, height: 120, format: "jpeg" } } } });
+    const second = await startTestServer("pglite", { ...DEFAULT_VERSIONS, DATA_DIR: first.dataDir, MEDIA_PRESETS: presets, JOBS_IMAGE_CONCURRENCY: "0" });
+    try {
+      const res = await gql(second.url, ShelfFilesDocument, { id: shelves[0]!.id });
+      const stale = res.data!.shelf!.files.find((f) => f.preset === "thumb")!;
+      assert.equal(stale.stale, true);
+      assert.equal(stale.status, "READY", "a stale version keeps serving");
+      await second.app.close();
+
+      const { stdout, stderr } = await run(process.execPath, ["--import", "tsx", "src/cli/media.ts", "regenerate", "--kind", "image", "--preset", "thumb"], {
+        cwd: path.resolve(import.meta.dirname, ".."),
+        env: { ...process.env, NODE_ENV: "test", DATA_DIR: first.dataDir, MEDIA_PRESETS: presets, VIDEO_POSTER_POSITIONS: "" },
+      });
+      assert.match(stdout, /regenerated 3 version\(s\) of 3 shelf\(s\)/);
+      assert.match(stderr, /\[#+\] 3\/3 shelves/);
+      const onlyMissing = await run(process.execPath, ["--import", "tsx", "src/cli/media.ts", "regenerate", "--only-missing", "--preset", "thumb"], {
+        cwd: path.resolve(import.meta.dirname, ".."),
+        env: { ...process.env, NODE_ENV: "test", DATA_DIR: first.dataDir, MEDIA_PRESETS: presets, VIDEO_POSTER_POSITIONS: "" },
+      });
+      assert.match(onlyMissing.stdout, /regenerated 0 version\(s\) of 3 shelf\(s\)/);
+      const third = await startTestServer("pglite", { ...DEFAULT_VERSIONS, DATA_DIR: first.dataDir, MEDIA_PRESETS: presets });
+      try {
+        for (const [i, shelf] of shelves.entries()) {
+          const thumb = await version(third, shelf.id, "thumb");
+          assert.deepEqual([thumb.status, thumb.stale, thumb.mimeType, thumb.width, thumb.height], ["READY", false, "image/jpeg", 120, 120]);
+          assert.notEqual(thumb.name, oldThumbs[i]!.name);
+          const meta = await sharp((await fetchBytes(third, thumb.url)).body).metadata();
+          assert.deepEqual([meta.format, meta.width], ["jpeg", 120]);
+        }
+        const stored = await listFiles(third.mediaRoot);
+        for (const old of oldThumbs) assert.ok(!stored.includes(old.name), `${old.name} is still stored`);
+      } finally {
+        await third.close();
+      }
+    } finally {
+      await fs.rm(first.sandbox, { recursive: true, force: true });
+    }
+  });
+});
