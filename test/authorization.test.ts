@@ -16,9 +16,13 @@ import {
   UploadShelfDocument,
   UploadShelvesDocument,
   WhoamiDocument,
+  ShelfVersionDocument,
+  ShelfTransformDocument,
+  SelectThumbnailDocument,
+  AddVideoThumbnailDocument,
 } from "./generated/graphql.js";
 import { errorCode, gql, upload, uploadShelf, type GraphQLResponse, type RequestOptions } from "./helpers/graphql.js";
-import { makeImage } from "./helpers/media.js";
+import { makeImage, makeMp4 } from "./helpers/media.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 const SECRET = "authorization-matrix-secret-0123456789";
@@ -60,6 +64,13 @@ describe("authorization matrix", () => {
   }
 
   const image = async () => ({ variable: "input.file", bytes: await makeImage(8, 8), filename: "x.jpg" });
+
+  /** A video of alice's with one poster frame of her own. */
+  async function alicesVideo() {
+    const video = await uploadShelf(server.url, await makeMp4(1, "160x120"), "alice.mp4", auth.owner);
+    const frame = await upload(server.url, AddVideoThumbnailDocument, { videoShelfId: video.id, file: null }, [{ ...(await image()), variable: "file" }], auth.owner);
+    return { video, frameId: frame.data!.addVideoThumbnail.id };
+  }
 
   const operations: Record<string, { expected: Record<Caller, string>; run: (as: RequestOptions) => Promise<string> }> = {
     viewer: {
@@ -143,6 +154,38 @@ describe("authorization matrix", () => {
       run: async (as) => {
         const shelf = await alicesShelf();
         return outcome(await gql(server.url, ReorderRelationsDocument, { target: { model: "shop.product", objectId: shelf.id }, shelfIds: [shelf.id] }, as), () => "ok");
+      },
+    },
+    "Shelf.version": {
+      expected: { owner: "file", other: "null", admin: "file", apiKey: "file", anonymous: "UNAUTHENTICATED" },
+      run: async (as) => {
+        const shelf = await alicesShelf();
+        return outcome(await gql(server.url, ShelfVersionDocument, { id: shelf.id, preset: "small" }, as), (d: { shelf: { version: unknown } | null }) =>
+          d.shelf?.version ? "file" : "null",
+        );
+      },
+    },
+    "ImageShelf.transform": {
+      expected: { owner: "file", other: "null", admin: "file", apiKey: "file", anonymous: "UNAUTHENTICATED" },
+      run: async (as) => {
+        const shelf = await alicesShelf();
+        return outcome(await gql(server.url, ShelfTransformDocument, { id: shelf.id, input: { width: 4 } }, as), (d: { shelf: { transform?: unknown } | null }) =>
+          d.shelf?.transform ? "file" : "null",
+        );
+      },
+    },
+    selectThumbnail: {
+      expected: { owner: "ok", other: "NOT_FOUND", admin: "ok", apiKey: "ok", anonymous: "UNAUTHENTICATED" },
+      run: async (as) => {
+        const { video, frameId } = await alicesVideo();
+        return outcome(await gql(server.url, SelectThumbnailDocument, { videoShelfId: video.id, imageShelfId: frameId }, as), () => "ok");
+      },
+    },
+    addVideoThumbnail: {
+      expected: { owner: "ok", other: "NOT_FOUND", admin: "ok", apiKey: "ok", anonymous: "UNAUTHENTICATED" },
+      run: async (as) => {
+        const { video } = await alicesVideo();
+        return outcome(await upload(server.url, AddVideoThumbnailDocument, { videoShelfId: video.id, file: null }, [{ ...(await image()), variable: "file" }], as), () => "ok");
       },
     },
     detachAll: {
