@@ -240,7 +240,11 @@ describe("audio and video versions", () => {
     assert.equal(audio.codec_name, "aac");
     assert.ok(Math.abs(Number(p.format.duration) - 2) < 0.2, `duration ${p.format.duration}`);
     assert.ok(body.indexOf("moov") < body.indexOf("mdat"), "faststart puts the index first");
-    assert.deepEqual([mp4.width, mp4.height], [320, 240]);
+    assert.deepEqual([mp4.width, mp4.height, mp4.videoCodec, mp4.audioCodec, mp4.frameRate], [320, 240, "h264", "aac", 15]);
+    assert.ok(mp4.bitrate! > 0);
+    const files = (await gql(server.url, ShelfFilesDocument, { id: shelf.id })).data!.shelf!.files;
+    const original = files.find((f) => f.role === "ORIGINAL")!;
+    assert.deepEqual([original.videoCodec, original.audioCodec, original.frameRate], ["h264", "aac", 15]);
   });
 
   test("a 1080p portrait video becomes 720 wide, orientation kept", async () => {
@@ -489,6 +493,16 @@ describe("versions across processes and recipes", () => {
         env: { ...process.env, NODE_ENV: "test", DATA_DIR: first.dataDir, MEDIA_PRESETS: presets, VIDEO_POSTER_POSITIONS: "" },
       });
       assert.match(onlyMissing.stdout, /regenerated 0 version\(s\) of 3 shelf\(s\)/);
+      // A run cut short after the first shelf (in id order) carries on from its checkpoint.
+      const sorted = shelves.map((x) => x.id).sort();
+      await fs.writeFile(path.join(first.dataDir, "regenerate.checkpoint.json"), JSON.stringify({ lastShelfId: sorted[0] }));
+      const resumed = await run(process.execPath, ["--import", "tsx", "src/cli/media.ts", "regenerate", "--resume", "--only-missing", "--preset", "small"], {
+        cwd: path.resolve(import.meta.dirname, ".."),
+        env: { ...process.env, NODE_ENV: "test", DATA_DIR: first.dataDir, MEDIA_PRESETS: presets, VIDEO_POSTER_POSITIONS: "" },
+      });
+      assert.match(resumed.stdout, new RegExp(`resuming after shelf ${sorted[0]}`));
+      assert.match(resumed.stdout, /regenerated 2 version\(s\) of 2 shelf\(s\)/);
+      await assert.rejects(fs.access(path.join(first.dataDir, "regenerate.checkpoint.json")), "a finished run leaves no checkpoint");
       const third = await startTestServer("pglite", { ...DEFAULT_VERSIONS, DATA_DIR: first.dataDir, MEDIA_PRESETS: presets });
       try {
         for (const [i, shelf] of shelves.entries()) {
@@ -596,4 +610,46 @@ describe("transcoding limits", () => {
       assert.ok(args.at(-1)!.startsWith("file:/out"));
     }
   });
+});
+
+describe("every accepted format makes versions", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer("pglite");
+  });
+  after(() => server.close());
+
+  const clip = (name: string, codec: string[]) =>
+    makeAv(name, ["-f", "lavfi", "-i", "testsrc=duration=1:size=320x240:rate=10", "-f", "lavfi", "-i", "sine=frequency=500:duration=1", "-shortest", ...codec]);
+  const tone = (name: string, codec: string[]) => makeAv(name, ["-f", "lavfi", "-i", "sine=frequency=300:duration=1", ...codec]);
+  const cases: Array<[string, () => Promise<Buffer>, string, (p: Probe) => unknown[], unknown[]]> = [
+    ["mp4/H.264", () => clip("m.mp4", ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"]), "mp4-720p", (p) => p.streams.map((s) => s.codec_name), ["h264", "aac"]],
+    ["mov", () => clip("m.mov", ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"]), "mp4-720p", (p) => p.streams.map((s) => s.codec_name), ["h264", "aac"]],
+    ["webm/VP9", () => clip("m.webm", ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-c:a", "libopus"]), "mp4-720p", (p) => p.streams.map((s) => s.codec_name), ["h264", "aac"]],
+    ["mkv", () => clip("m.mkv", ["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "flac"]), "webm-720p", (p) => p.streams.map((s) => s.codec_name), ["vp9", "opus"]],
+    ["mp3", () => tone("t.mp3", ["-c:a", "libmp3lame"]), "opus-96k", (p) => [p.streams[0]!.codec_name], ["opus"]],
+    ["wav", () => tone("t.wav", []), "mp3-128k", (p) => [p.streams[0]!.codec_name], ["mp3"]],
+    ["flac", () => tone("t.flac", []), "aac-128k", (p) => [p.streams[0]!.codec_name], ["aac"]],
+    ["ogg", () => tone("t.ogg", ["-c:a", "libvorbis"]), "mp3-128k", (p) => [p.streams[0]!.codec_name], ["mp3"]],
+  ];
+  for (const [format, make, preset, read, expected] of cases) {
+    test(`${format} → ${preset}`, async () => {
+      const shelf = await uploadShelf(server.url, await make(), `input.${format.split("/")[0]}`);
+      const v = await settledVersion(server, shelf.id, preset);
+      assert.equal(v.status, "READY", v.error ?? "");
+      const p = await probe((await fetchBytes(server, v.url)).body);
+      assert.deepEqual(read(p), expected);
+      assert.ok(Math.abs(Number(p.format.duration) - 1) < 0.2, `duration ${p.format.duration}`);
+    });
+  }
+
+  for (const format of ["jpeg", "png", "webp", "avif", "gif", "tiff"] as const) {
+    test(`${format} → thumb`, async () => {
+      const shelf = await uploadShelf(server.url, await makeImage(320, 240, format), `input.${format}`);
+      const v = await settledVersion(server, shelf.id, "thumb");
+      assert.equal(v.status, "READY", v.error ?? "");
+      const meta = await sharp((await fetchBytes(server, v.url)).body).metadata();
+      assert.deepEqual([meta.format, meta.width, meta.height], ["webp", 200, 200]);
+    });
+  }
 });

@@ -6,6 +6,14 @@ export interface MediaInfo {
   width?: number;
   height?: number;
   durationMs?: number;
+  videoCodec?: string;
+  audioCodec?: string;
+  /** Bits per second of the whole file. */
+  bitrate?: number;
+  /** Frames per second of the video stream. */
+  frameRate?: number;
+  /** Degrees the video is turned when shown (width and height above already account for it). */
+  rotation?: number;
 }
 
 export class AnalysisError extends Error {
@@ -48,9 +56,11 @@ export async function analyzeImage(file: string, options: { maxPixels: number })
 }
 
 interface ProbeOutput {
-  format?: { duration?: string };
+  format?: { duration?: string; bit_rate?: string };
   streams?: Array<{
     codec_type?: string;
+    codec_name?: string;
+    avg_frame_rate?: string;
     width?: number;
     height?: number;
     duration?: string;
@@ -107,12 +117,21 @@ export async function analyzeAudioVideo(file: string, demuxer: string, options: 
   const seconds = Number(probe.format?.duration ?? av.find((s) => s.duration)?.duration);
   if (Number.isFinite(seconds) && seconds >= 0) info.durationMs = Math.round(seconds * 1000);
 
+  const bitrate = Number(probe.format?.bit_rate);
+  if (Number.isFinite(bitrate) && bitrate > 0) info.bitrate = Math.round(bitrate);
+  const audio = streams.find((s) => s.codec_type === "audio");
+  if (audio?.codec_name) info.audioCodec = audio.codec_name;
+
   const video = streams.find((s) => s.codec_type === "video" && s.width && s.height);
   if (video?.width && video.height) {
     const rotation = Number(video.side_data_list?.find((d) => d.rotation !== undefined)?.rotation ?? video.tags?.rotate ?? 0);
     const quarterTurn = Math.abs(rotation) % 180 === 90;
     info.width = quarterTurn ? video.height : video.width;
     info.height = quarterTurn ? video.width : video.height;
+    if (rotation) info.rotation = ((rotation % 360) + 360) % 360;
+    if (video.codec_name) info.videoCodec = video.codec_name;
+    const [num, den] = (video.avg_frame_rate ?? "").split("/").map(Number);
+    if (num && den) info.frameRate = Math.round((num / den) * 1000) / 1000;
   }
   return info;
 }

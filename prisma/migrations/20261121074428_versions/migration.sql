@@ -1,5 +1,9 @@
 -- AlterTable
-ALTER TABLE "MediaFile" ADD COLUMN     "recipe" TEXT;
+ALTER TABLE "MediaFile" ADD COLUMN     "audioCodec" TEXT,
+ADD COLUMN     "bitrate" INTEGER,
+ADD COLUMN     "frameRate" DOUBLE PRECISION,
+ADD COLUMN     "recipe" TEXT,
+ADD COLUMN     "videoCodec" TEXT;
 
 -- AlterTable
 ALTER TABLE "Shelf" ADD COLUMN     "selectedThumbnailId" UUID,

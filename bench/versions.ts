@@ -1,0 +1,1003 @@
+/**
+ * Versions benchmark: what making versions through the service costs against doing the same work
+ * bare, each baseline measured in the same run.
+ *
+ * Before any service starts it makes its media in a temp dir: BENCH_IMAGES (40) distinct
+ * 1600x1200 JPEGs (noise under a random gradient and circles, ~650 KB each) plus two for warm-up,
+ * two 2000x1500 JPEGs, one 6000x4000 JPEG, and a BENCH_VIDEO_SECONDS (30) s 1080p30 H.264 + AAC
+ * clip (ffmpeg lavfi testsrc2 + sine, libx264 veryfast, yuv420p). Then, in one run:
+ *
+ *  (a) Thumbnails on demand. The real service (`node --import tsx src/main.ts`, a child process,
+ *      embedded PGlite, NODE_ENV=production, no eager versions: MEDIA_PRESETS turns `thumb` (and
+ *      `mp4-720p`) lazy, VIDEO_POSTER_POSITIONS='') gets every image uploaded once per round; then
+ *      C clients, C being the service's image concurrency (JOBS_IMAGE_CONCURRENCY, 2 by default),
+ *      ask `shelf(id) { version(preset: "thumb") { url } }` and GET the url (the media route waits
+ *      for image versions) for each image, from the first request until the last byte: images/s.
+ *      Baseline: a fresh Node process running sharp with the very options the service uses
+ *      (200x200 cover, webp q80, autoOrient, failOn warning, limitInputPixels, no enlargement) on
+ *      the same files, file to file, at the same concurrency C, after the same two warm-up images.
+ *      BENCH_IMAGE_ROUNDS (3) rounds, the side that goes first alternating; best of each side.
+ *      Every service thumbnail must be 200 and byte-identical to the baseline's. Target >= 0.85.
+ *  (b) mp4-720p of the clip through the job system: the time from the GraphQL request that
+ *      enqueues the version until it is READY (the service's "made version" log line, or a
+ *      GraphQL status poll every 250 ms, whichever comes first), against the bare ffmpeg command
+ *      with the identical argument list (`videoArgs` with the preset's recipe). BENCH_VIDEO_RUNS
+ *      (2) of each, in the order bare, service, service, bare; best of each. Target <= 1.05.
+ *  (c) Single flight: 50 (BENCH_CONCURRENT_REQUESTS) concurrent `version(preset: "medium")`
+ *      requests, each followed by a GET of its url, for one image that has none; the
+ *      generations are the service's "made version medium of shelf <id>" lines. Baseline: one
+ *      request for another image. Every GET must be 200 with the same bytes. Target exactly 1.
+ *  (d) Peak RSS during 8 concurrent ad-hoc transforms (`transform(input: { width: W, format:
+ *      WEBP })`, 8 distinct widths, each asked for and fetched concurrently) of the 6000x4000
+ *      JPEG, in a fresh service process per database: the embedded PGlite (as installed) and, when
+ *      one answers, PostgreSQL (a database created for the run and dropped). Baseline: a fresh
+ *      Node process running the same 8 sharp transforms at once. Both processes are measured
+ *      alike: settled RSS first, VmHWM reset (`echo 5 > /proc/<pid>/clear_refs`) and VmRSS
+ *      polled every 50 ms; peak = max of the two. Prints peak and peak minus idle. The ratio is
+ *      of peak RSS; target <= 1.3.
+ *
+ * Prints every run, then a summary table (metric, service, baseline, ratio, target, met); exits 0
+ * whether or not the targets are met, 1 when something fails. Child processes, temp dirs and the
+ * database are removed on every exit path.
+ *
+ * Run: npm run bench:versions
+ * (optional env: BENCH_IMAGES=40, BENCH_IMAGE_ROUNDS=3, BENCH_VIDEO_SECONDS=30, BENCH_VIDEO_RUNS=2,
+ *  BENCH_CONCURRENT_REQUESTS=50, BENCH_POSTGRES=1 (0 skips PostgreSQL), BENCH_POSTGRES_URL
+ *  (default TEST_POSTGRES_URL or postgresql://postgres@127.0.0.1:5432/postgres),
+ *  JOBS_IMAGE_CONCURRENCY and JOBS_AV_CONCURRENCY are passed to the service)
+ */
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import fsp from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import sharp from "sharp";
+import type { Config } from "../src/config.js";
+import type { VideoRecipe } from "../src/transcode/presets.js";
+import { cleanupSync, positiveInt, startChild, stopChild, tempDirs, type Child } from "./children.js";
+
+const MiB = 1024 * 1024;
+const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+const SELF = fileURLToPath(import.meta.url);
+
+const IMAGES = positiveInt(process.env.BENCH_IMAGES, 40);
+const IMAGE_ROUNDS = positiveInt(process.env.BENCH_IMAGE_ROUNDS, 3);
+const VIDEO_SECONDS = positiveInt(process.env.BENCH_VIDEO_SECONDS, 30);
+const VIDEO_RUNS = positiveInt(process.env.BENCH_VIDEO_RUNS, 2);
+const CONCURRENT_ASKS = positiveInt(process.env.BENCH_CONCURRENT_REQUESTS, 50);
+const WITH_POSTGRES = process.env.BENCH_POSTGRES !== "0";
+const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? process.env.TEST_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+
+const THUMB_TARGET = 0.85; // service / raw sharp images per second, at least
+const VIDEO_TARGET = 1.05; // service / bare ffmpeg wall time, at most
+const GENERATIONS_TARGET = 1; // exactly
+const RSS_TARGET = 1.3; // service / bare sharp peak RSS, at most
+
+const WARMUP_IMAGES = 2;
+const TRANSFORM_WIDTHS = [640, 960, 1280, 1600, 1920, 2560, 3200, 3840];
+/** No eager versions and no poster frames: only what the bench asks for is made. */
+const LAZY_PRESETS = JSON.stringify({ IMAGE: { thumb: { eager: false } }, VIDEO: { "mp4-720p": { eager: false } } });
+
+const READY_TIMEOUT_MS = 90_000;
+const REQUEST_TIMEOUT_MS = 120_000;
+const OVERALL_TIMEOUT_MS = 12 * 60_000;
+const RSS_POLL_MS = 50;
+const STATUS_POLL_MS = 250;
+const SETTLE_MS = 1000;
+
+const UPLOAD_SHELVES = "mutation BenchUpload($input: UploadShelvesInput!) { uploadShelves(input: $input) { id original { mimeType } } }";
+const VERSION_QUERY =
+  "query BenchVersion($id: ID!, $preset: String!) { shelf(id: $id) { version(preset: $preset) { id url status size width height durationMs error } } }";
+const TRANSFORM_QUERY =
+  "query BenchTransform($id: ID!, $input: ImageTransformInput!) { shelf(id: $id) { ... on ImageShelf { transform(input: $input) { id url status } } } }";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const mib = (kib: number) => `${(kib / 1024).toFixed(0)} MiB`;
+const seconds = (since: number) => (performance.now() - since) / 1000;
+
+// ---------------------------------------------------------------------------------------------
+// The bare sharp process (this same file, run as a child with BENCH_ROLE=sharp)
+// ---------------------------------------------------------------------------------------------
+
+interface SharpRecipe {
+  width?: number;
+  height?: number;
+  fit: "cover" | "inside";
+  quality: number;
+}
+
+interface SharpSpec {
+  /** Run before anything is timed: a transform when `output` is given, else a metadata read. */
+  warmup: Array<{ input: string; output?: string; recipe?: SharpRecipe }>;
+  jobs: Array<{ input: string; output: string; recipe: SharpRecipe }>;
+  concurrency: number;
+  maxPixels: number;
+  timeoutSeconds: number;
+  /** Print READY and wait for SIGUSR2 before the jobs, then stay until SIGTERM (memory is sampled). */
+  waitForSignal: boolean;
+}
+
+/** The sharp pipeline of src/transcode/image.ts for a webp recipe, written out bare. */
+function sharpWebp(spec: SharpSpec, input: string, output: string, recipe: SharpRecipe) {
+  return sharp(input, { failOn: "warning", limitInputPixels: spec.maxPixels, animated: false })
+    .autoOrient()
+    .resize({ width: recipe.width, height: recipe.height, fit: recipe.fit, withoutEnlargement: true })
+    .timeout({ seconds: spec.timeoutSeconds })
+    .webp({ quality: recipe.quality })
+    .toFile(output);
+}
+
+async function runSharpRole(): Promise<void> {
+  const spec = JSON.parse(await fsp.readFile(process.env.BENCH_SPEC!, "utf8")) as SharpSpec;
+  for (const w of spec.warmup) {
+    if (w.output && w.recipe) await sharpWebp(spec, w.input, w.output, w.recipe);
+    else await sharp(w.input, { failOn: "warning", limitInputPixels: spec.maxPixels }).metadata();
+  }
+  if (spec.waitForSignal) {
+    const go = new Promise((resolve) => process.once("SIGUSR2", resolve));
+    process.stdout.write("READY\n");
+    await go;
+  }
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: spec.concurrency }, async () => {
+      for (let i = next++; i < spec.jobs.length; i = next++) {
+        const job = spec.jobs[i]!;
+        await sharpWebp(spec, job.input, job.output, job.recipe);
+      }
+    }),
+  );
+  process.stdout.write(`RESULT ${JSON.stringify({ seconds: seconds(started) })}\n`);
+  if (spec.waitForSignal) await new Promise((resolve) => process.once("SIGTERM", resolve));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Children: line taps, the service, the bare sharp process
+// ---------------------------------------------------------------------------------------------
+
+type LineListener = (line: string) => void;
+
+/** Calls listeners with every whole line the child writes (stdout and stderr). */
+function tapLines(child: Child): (listener: LineListener) => () => void {
+  const listeners = new Set<LineListener>();
+  for (const stream of [child.proc.stdout, child.proc.stderr]) {
+    let pending = "";
+    stream?.on("data", (chunk: Buffer) => {
+      pending += chunk.toString("utf8");
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) for (const listener of listeners) listener(line);
+    });
+  }
+  return (listener) => {
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  };
+}
+
+function failureReport(child: Child): string {
+  return `--- last output of ${child.name} (pid ${child.pid}) ---\n${child.output.join("\n") || "(none)"}`;
+}
+
+/** Waits for a line matching `pattern` (or the child's exit, or the deadline). */
+function waitForLine(child: Child, onLine: (l: LineListener) => () => void, pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    const found = child.output.map((line) => pattern.exec(line)).find(Boolean);
+    if (found) return resolve(found);
+    const timer = setTimeout(() => finish(new Error(`${child.name} printed no ${pattern} within ${timeoutMs / 1000} s\n${failureReport(child)}`)), timeoutMs);
+    const off = onLine((line) => {
+      const match = pattern.exec(line);
+      if (match) finish(undefined, match);
+    });
+    // "exit" can come before the last output: give the pipes a moment to drain first.
+    void child.exited
+      .then(() => sleep(300))
+      .then(() => finish(new Error(`${child.name} exited before printing ${pattern}\n${failureReport(child)}`)));
+    let done = false;
+    function finish(err?: Error, match?: RegExpExecArray) {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      off();
+      if (err) reject(err);
+      else resolve(match!);
+    }
+  });
+}
+
+interface Service {
+  label: string;
+  child: Child;
+  url: string;
+  onLine: (listener: LineListener) => () => void;
+  startupSeconds: number;
+}
+
+/** The service's environment: defaults, lazy presets, the bench's own data dir and database. */
+function serviceEnv(dataDir: string, databaseUrl?: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of Object.keys(env)) {
+    if (/^(DATABASE_URL|AUTH_.*|MEDIA_.*|STORAGE.*|S3_.*|BENCH_.*|VIDEO_POSTER_POSITIONS|VERSION_WAIT_MS|TRANSFORM_MAX_SIZE|IMAGE_.*|HOST|PORT|DATA_DIR|NODE_ENV)$/.test(key)) {
+      delete env[key];
+    }
+  }
+  return {
+    ...env,
+    NODE_ENV: "production",
+    HOST: "127.0.0.1",
+    PORT: "0",
+    DATA_DIR: dataDir,
+    MEDIA_PRESETS: LAZY_PRESETS,
+    VIDEO_POSTER_POSITIONS: "",
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+  };
+}
+
+async function startService(label: string, root: string, databaseUrl?: string): Promise<Service> {
+  const dataDir = await fsp.mkdtemp(path.join(root, `${label.replace(/\W+/g, "-")}-`));
+  const started = performance.now();
+  const child = startChild(`service (${label})`, ["--import", "tsx", "src/main.ts"], serviceEnv(dataDir, databaseUrl), REPO_ROOT);
+  const onLine = tapLines(child);
+  const match = await waitForLine(child, onLine, /listening on (http:\/\/\S+)\/graphql/, READY_TIMEOUT_MS);
+  return { label, child, url: match[1]!, onLine, startupSeconds: seconds(started) };
+}
+
+/** Starts the bare sharp process on `spec`; resolves when it has printed READY (if it waits) or started. */
+async function startSharp(name: string, root: string, spec: SharpSpec): Promise<{ child: Child; onLine: (l: LineListener) => () => void }> {
+  const specFile = path.join(await fsp.mkdtemp(path.join(root, "spec-")), "spec.json");
+  await fsp.writeFile(specFile, JSON.stringify(spec));
+  const env: NodeJS.ProcessEnv = { ...process.env, BENCH_ROLE: "sharp", BENCH_SPEC: specFile };
+  const child = startChild(name, ["--import", "tsx", SELF], env, REPO_ROOT);
+  const onLine = tapLines(child);
+  if (spec.waitForSignal) await waitForLine(child, onLine, /^READY$/, READY_TIMEOUT_MS);
+  return { child, onLine };
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP: GraphQL, uploads, media
+// ---------------------------------------------------------------------------------------------
+
+async function gql<T>(base: string, query: string, variables: Record<string, unknown>): Promise<T> {
+  const res = await fetch(`${base}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ query, variables }),
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
+  const text = await res.text();
+  let parsed: { data?: T; errors?: unknown };
+  try {
+    parsed = JSON.parse(text) as typeof parsed;
+  } catch {
+    throw new Error(`GraphQL answered ${res.status} with non-JSON: ${text.slice(0, 300)}`);
+  }
+  if (res.status !== 200 || parsed.errors || !parsed.data) throw new Error(`GraphQL answered ${res.status}: ${text.slice(0, 500)}`);
+  return parsed.data;
+}
+
+interface Uploaded {
+  id: string;
+  mimeType: string;
+}
+
+/** One shelf per file, up to 20 files a request (uploadShelves, the multipart request spec). */
+async function uploadFiles(base: string, files: string[]): Promise<Uploaded[]> {
+  const shelves: Uploaded[] = [];
+  for (let i = 0; i < files.length; i += 20) {
+    const batch = files.slice(i, i + 20);
+    const form = new FormData();
+    form.append("operations", JSON.stringify({ query: UPLOAD_SHELVES, variables: { input: { files: batch.map(() => null) } } }));
+    form.append("map", JSON.stringify(Object.fromEntries(batch.map((_, j) => [String(j), [`variables.input.files.${j}`]]))));
+    for (const [j, file] of batch.entries()) form.append(String(j), await fs.openAsBlob(file), path.basename(file));
+    const res = await fetch(`${base}/graphql`, { method: "POST", headers: { "apollo-require-preflight": "true" }, body: form });
+    const text = await res.text();
+    const parsed = JSON.parse(text) as { data?: { uploadShelves: Array<{ id: string; original: { mimeType: string } }> }; errors?: unknown };
+    if (res.status !== 200 || parsed.errors || !parsed.data) throw new Error(`upload refused (HTTP ${res.status}): ${text.slice(0, 500)}`);
+    shelves.push(...parsed.data.uploadShelves.map((s) => ({ id: s.id, mimeType: s.original.mimeType })));
+  }
+  return shelves;
+}
+
+interface VersionRow {
+  id: string;
+  url: string;
+  status: string;
+  size: number | null;
+  width: number | null;
+  height: number | null;
+  durationMs: number | null;
+  error: string | null;
+}
+
+async function askVersion(base: string, id: string, preset: string): Promise<VersionRow> {
+  const data = await gql<{ shelf: { version: VersionRow } | null }>(base, VERSION_QUERY, { id, preset });
+  if (!data.shelf) throw new Error(`shelf ${id} not found`);
+  return data.shelf.version;
+}
+
+interface Fetched {
+  status: number;
+  body: Buffer;
+  /** 202 answers (the version was not ready within the route's wait) before the final one. */
+  waits: number;
+}
+
+/** GETs a media url; a 202 (still being made) is asked again after its Retry-After. */
+async function fetchMedia(base: string, url: string): Promise<Fetched> {
+  const deadline = Date.now() + REQUEST_TIMEOUT_MS;
+  for (let waits = 0; ; waits++) {
+    const res = await fetch(new URL(url, base), { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    const body = Buffer.from(await res.arrayBuffer());
+    if (res.status !== 202) return { status: res.status, body, waits };
+    if (Date.now() > deadline) throw new Error(`${url} still answered 202 after ${REQUEST_TIMEOUT_MS / 1000} s`);
+    await sleep(Number(res.headers.get("retry-after") ?? "1") * 1000);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory of a child process
+// ---------------------------------------------------------------------------------------------
+
+interface Mem {
+  rssKiB: number;
+  hwmKiB: number;
+}
+
+function readMem(pid: number): Mem {
+  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+  const field = (name: string) => {
+    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status);
+    if (!m?.[1]) throw new Error(`/proc/${pid}/status has no ${name}`);
+    return Number(m[1]);
+  };
+  return { rssKiB: field("VmRSS"), hwmKiB: field("VmHWM") };
+}
+
+/** Waits (at most `maxMs`) until five samples 250 ms apart lie within 4 MiB; returns the last. */
+async function settledRss(pid: number, maxMs = 10_000): Promise<number> {
+  const samples: number[] = [];
+  const deadline = Date.now() + maxMs;
+  for (;;) {
+    samples.push(readMem(pid).rssKiB);
+    const recent = samples.slice(-5);
+    if (recent.length === 5 && Math.max(...recent) - Math.min(...recent) < 4096) break;
+    if (Date.now() > deadline) break;
+    await sleep(250);
+  }
+  return samples.at(-1)!;
+}
+
+interface MemWindow {
+  idleKiB: number;
+  peakKiB: number;
+  polledPeakKiB: number;
+  hwmReset: boolean;
+}
+
+/** Resets VmHWM (clear_refs 5, checked), then polls VmRSS every RSS_POLL_MS until finish(). */
+function watchMemory(pid: number): { finish(): MemWindow } {
+  let hwmReset = false;
+  try {
+    fs.writeFileSync(`/proc/${pid}/clear_refs`, "5");
+    const after = readMem(pid);
+    hwmReset = after.hwmKiB - after.rssKiB <= 2048;
+  } catch {
+    // not allowed here: the polled maximum is all there is
+  }
+  const idleKiB = readMem(pid).rssKiB;
+  let polledPeakKiB = idleKiB;
+  const sample = () => {
+    try {
+      polledPeakKiB = Math.max(polledPeakKiB, readMem(pid).rssKiB);
+    } catch {
+      // gone; the caller finds out
+    }
+  };
+  const timer = setInterval(sample, RSS_POLL_MS);
+  return {
+    finish() {
+      clearInterval(timer);
+      sample();
+      const hwm = readMem(pid).hwmKiB;
+      return { idleKiB, peakKiB: hwmReset ? Math.max(hwm, polledPeakKiB) : polledPeakKiB, polledPeakKiB, hwmReset };
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Media
+// ---------------------------------------------------------------------------------------------
+
+/** A distinct, photo-sized JPEG: mild noise overlaid with a random gradient and circles. */
+async function makeJpeg(file: string, width: number, height: number, seed: number): Promise<void> {
+  let s = (Math.imul(seed + 1, 2654435761) >>> 0) || 1;
+  const next = () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 4294967296;
+  };
+  const colour = () => `#${[next(), next(), next()].map((v) => Math.floor(v * 256).toString(16).padStart(2, "0")).join("")}`;
+  let shapes = "";
+  for (let i = 0; i < 12; i++) {
+    shapes += `<circle cx="${Math.floor(next() * width)}" cy="${Math.floor(next() * height)}" r="${Math.floor(next() * (height / 3) + height / 20)}" fill="${colour()}" fill-opacity="0.7"/>`;
+  }
+  const svg =
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">` +
+    `<defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="${colour()}"/><stop offset="1" stop-color="${colour()}"/></linearGradient></defs>` +
+    `<rect width="${width}" height="${height}" fill="url(#g)"/>${shapes}</svg>`;
+  const noise = Buffer.allocUnsafe(width * height * 3);
+  for (let i = 0; i < noise.length; i++) noise[i] = 104 + Math.floor(next() * 48);
+  await sharp(noise, { raw: { width, height, channels: 3 } })
+    .composite([{ input: Buffer.from(svg), blend: "overlay" }])
+    .jpeg({ quality: 88 })
+    .toFile(file);
+}
+
+async function makeVideo(ffmpegPath: string, file: string, durationSeconds: number): Promise<void> {
+  const args = [
+    "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+    "-f", "lavfi", "-i", `testsrc2=duration=${durationSeconds}:size=1920x1080:rate=30`,
+    "-f", "lavfi", "-i", `sine=frequency=440:duration=${durationSeconds}`,
+    "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+    file,
+  ];
+  const { code, stderr } = await runCommand(ffmpegPath, args);
+  if (code !== 0) throw new Error(`ffmpeg could not make the test video: ${stderr.trim().split("\n").pop()}`);
+}
+
+/** Runs a program with stdout drained (ffmpeg's -progress goes there) and the stderr tail kept. */
+function runCommand(command: string, args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    proc.stdout.resume();
+    proc.stderr.on("data", (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString("utf8")).slice(-8192);
+    });
+    proc.once("error", reject);
+    proc.once("close", (code) => resolve({ code, stderr }));
+  });
+}
+
+const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
+
+// ---------------------------------------------------------------------------------------------
+// (a) thumbnails on demand
+// ---------------------------------------------------------------------------------------------
+
+interface ThumbRun {
+  seconds: number;
+  perSecond: number;
+}
+
+/** C clients: version(preset: "thumb") then GET, image after image, until every byte is in. */
+async function serviceThumbs(service: Service, ids: string[], concurrency: number): Promise<ThumbRun & { bodies: Buffer[]; waits: number }> {
+  const bodies: Buffer[] = new Array(ids.length);
+  let waits = 0;
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let i = next++; i < ids.length; i = next++) {
+        const version = await askVersion(service.url, ids[i]!, "thumb");
+        const got = await fetchMedia(service.url, version.url);
+        if (got.status !== 200) throw new Error(`thumb of ${ids[i]}: GET answered ${got.status}: ${got.body.toString().slice(0, 200)}`);
+        bodies[i] = got.body;
+        waits += got.waits;
+      }
+    }),
+  );
+  const secs = seconds(started);
+  return { seconds: secs, perSecond: ids.length / secs, bodies, waits };
+}
+
+async function rawThumbs(root: string, files: string[], warmups: string[], config: Config, concurrency: number, round: number): Promise<ThumbRun & { outputs: string[] }> {
+  const outDir = await fsp.mkdtemp(path.join(root, `raw-thumbs-${round}-`));
+  const recipe: SharpRecipe = { width: 200, height: 200, fit: "cover", quality: 80 };
+  const outputs = files.map((_, i) => path.join(outDir, `${i}.webp`));
+  const spec: SharpSpec = {
+    warmup: warmups.map((input, i) => ({ input, output: path.join(outDir, `warm-${i}.webp`), recipe })),
+    jobs: files.map((input, i) => ({ input, output: outputs[i]!, recipe })),
+    concurrency,
+    maxPixels: config.image.maxPixels,
+    timeoutSeconds: config.versions.imageTimeoutSeconds,
+    waitForSignal: false,
+  };
+  const { child, onLine } = await startSharp(`raw sharp thumbs #${round}`, root, spec);
+  const match = await waitForLine(child, onLine, /^RESULT (.*)$/, READY_TIMEOUT_MS);
+  const code = await child.exited;
+  if (code !== 0) throw new Error(`raw sharp exited with ${code}\n${failureReport(child)}`);
+  const secs = (JSON.parse(match[1]!) as { seconds: number }).seconds;
+  return { seconds: secs, perSecond: files.length / secs, outputs };
+}
+
+// ---------------------------------------------------------------------------------------------
+// (b) video transcode
+// ---------------------------------------------------------------------------------------------
+
+interface VideoRun {
+  seconds: number;
+  size: number;
+  note: string;
+}
+
+async function bareTranscode(config: Config, source: string, demuxer: string, recipe: VideoRecipe, root: string): Promise<VideoRun> {
+  const { videoArgs } = await import("../src/transcode/av.js");
+  const outDir = await fsp.mkdtemp(path.join(root, "bare-video-"));
+  const output = path.join(outDir, "out.mp4");
+  const args = videoArgs(source, demuxer, output, recipe);
+  const started = performance.now();
+  const { code, stderr } = await runCommand(config.ffmpeg.ffmpegPath, args);
+  const secs = seconds(started);
+  if (code !== 0) throw new Error(`bare ffmpeg failed: ${stderr.trim().split("\n").pop()}`);
+  const size = (await fsp.stat(output)).size;
+  await fsp.rm(outDir, { recursive: true, force: true });
+  return { seconds: secs, size, note: "" };
+}
+
+/** From the request that enqueues mp4-720p to READY: the "made version" line or a status poll. */
+async function serviceTranscode(service: Service, shelfId: string): Promise<VideoRun> {
+  let loggedAt: number | undefined;
+  let logged!: () => void;
+  const loggedLine = new Promise<void>((resolve) => (logged = resolve));
+  const off = service.onLine((line) => {
+    if (loggedAt === undefined && line.startsWith(`made version mp4-720p of shelf ${shelfId}`)) {
+      loggedAt = performance.now();
+      logged();
+    }
+  });
+  try {
+    const started = performance.now();
+    let version = await askVersion(service.url, shelfId, "mp4-720p");
+    let polledAt: number | undefined;
+    const deadline = Date.now() + 15 * 60_000;
+    while (loggedAt === undefined && polledAt === undefined) {
+      if (version.status === "READY") polledAt = performance.now();
+      else if (version.status === "FAILED") throw new Error(`mp4-720p failed: ${version.error}`);
+      else if (Date.now() > deadline) throw new Error("mp4-720p was not made within 15 minutes");
+      else {
+        await Promise.race([sleep(STATUS_POLL_MS), loggedLine]);
+        if (loggedAt === undefined) version = await askVersion(service.url, shelfId, "mp4-720p");
+      }
+    }
+    const readyAt = Math.min(loggedAt ?? Infinity, polledAt ?? Infinity);
+    version = await askVersion(service.url, shelfId, "mp4-720p");
+    if (version.status !== "READY") throw new Error(`mp4-720p is ${version.status} after its "made" line`);
+    return {
+      seconds: (readyAt - started) / 1000,
+      size: version.size ?? 0,
+      note: `${version.width}x${version.height}, ${((version.durationMs ?? 0) / 1000).toFixed(1)} s; READY seen by ${loggedAt !== undefined && loggedAt <= (polledAt ?? Infinity) ? "log line" : "status poll"}`,
+    };
+  } finally {
+    off();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// (c) single flight
+// ---------------------------------------------------------------------------------------------
+
+interface FlightResult {
+  requests: number;
+  generations: number;
+  versionIds: number;
+  statuses: string;
+  distinctBodies: number;
+  seconds: number;
+}
+
+/** `requests` concurrent version(preset: "medium") + GET; generations counted from the log. */
+async function singleFlight(service: Service, shelfId: string, requests: number): Promise<FlightResult> {
+  let generations = 0;
+  const off = service.onLine((line) => {
+    if (line.startsWith(`made version medium of shelf ${shelfId} `)) generations++;
+  });
+  try {
+    const started = performance.now();
+    const results = await Promise.all(
+      Array.from({ length: requests }, async () => {
+        const version = await askVersion(service.url, shelfId, "medium");
+        return { id: version.id, ...(await fetchMedia(service.url, version.url)) };
+      }),
+    );
+    const secs = seconds(started);
+    await sleep(SETTLE_MS); // a second generation would show up by now
+    const statuses = new Map<number, number>();
+    for (const r of results) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+    return {
+      requests,
+      generations,
+      versionIds: new Set(results.map((r) => r.id)).size,
+      statuses: [...statuses].map(([status, n]) => `${n}x ${status}`).join(", "),
+      distinctBodies: new Set(results.map((r) => sha256(r.body))).size,
+      seconds: secs,
+    };
+  } finally {
+    off();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// (d) memory during concurrent transforms
+// ---------------------------------------------------------------------------------------------
+
+interface MemRun {
+  label: string;
+  mem: MemWindow;
+  seconds: number;
+  note: string;
+}
+
+async function serviceTransformsMemory(label: string, root: string, bigImage: string, databaseUrl?: string): Promise<MemRun> {
+  const service = await startService(label, root, databaseUrl);
+  try {
+    const [shelf] = await uploadFiles(service.url, [bigImage]);
+    const settled = await settledRss(service.child.pid);
+    const watch = watchMemory(service.child.pid);
+    const started = performance.now();
+    let mem: MemWindow | undefined;
+    let results: Array<{ id: string; status: number; body: Buffer; waits: number }>;
+    try {
+      results = await Promise.all(
+        TRANSFORM_WIDTHS.map(async (width) => {
+          const data = await gql<{ shelf: { transform: { id: string; url: string } } | null }>(service.url, TRANSFORM_QUERY, {
+            id: shelf!.id,
+            input: { width, format: "WEBP" },
+          });
+          const version = data.shelf!.transform;
+          return { id: version.id, ...(await fetchMedia(service.url, version.url)) };
+        }),
+      );
+    } finally {
+      mem = watch.finish();
+    }
+    const secs = seconds(started);
+    const widths = await Promise.all(results.map(async (r) => (r.status === 200 ? (await sharp(r.body).metadata()).width : r.status)));
+    const bad = widths.filter((w, i) => w !== TRANSFORM_WIDTHS[i]);
+    if (bad.length > 0 || new Set(results.map((r) => r.id)).size !== TRANSFORM_WIDTHS.length) {
+      throw new Error(`transforms came back wrong: widths ${widths.join(", ")}`);
+    }
+    const waits = results.reduce((n, r) => n + r.waits, 0);
+    return {
+      label,
+      mem: mem!,
+      seconds: secs,
+      note: `RSS after start-up and upload settled at ${mib(settled)}; ${waits} answers of 202 along the way; service started in ${service.startupSeconds.toFixed(1)} s`,
+    };
+  } finally {
+    await stopChild(service.child, 5000);
+  }
+}
+
+async function bareTransformsMemory(root: string, bigImage: string, config: Config): Promise<MemRun> {
+  const outDir = await fsp.mkdtemp(path.join(root, "bare-transforms-"));
+  const spec: SharpSpec = {
+    warmup: [{ input: bigImage }], // the header read the service's upload makes
+    jobs: TRANSFORM_WIDTHS.map((width) => ({ input: bigImage, output: path.join(outDir, `${width}.webp`), recipe: { width, fit: "inside", quality: 80 } })),
+    concurrency: TRANSFORM_WIDTHS.length,
+    maxPixels: config.image.maxPixels,
+    timeoutSeconds: config.versions.imageTimeoutSeconds,
+    waitForSignal: true,
+  };
+  const { child, onLine } = await startSharp("bare sharp transforms", root, spec);
+  try {
+    const settled = await settledRss(child.pid);
+    const result = waitForLine(child, onLine, /^RESULT (.*)$/, REQUEST_TIMEOUT_MS);
+    const watch = watchMemory(child.pid);
+    child.proc.kill("SIGUSR2");
+    let mem: MemWindow | undefined;
+    let match: RegExpExecArray;
+    try {
+      match = await result;
+    } finally {
+      mem = watch.finish();
+    }
+    const secs = (JSON.parse(match[1]!) as { seconds: number }).seconds;
+    for (const width of TRANSFORM_WIDTHS) {
+      const meta = await sharp(path.join(outDir, `${width}.webp`)).metadata();
+      if (meta.width !== width) throw new Error(`bare transform ${width} came out ${meta.width} wide`);
+    }
+    return { label: "bare sharp", mem: mem!, seconds: secs, note: `RSS settled at ${mib(settled)} after loading sharp and reading the header` };
+  } finally {
+    await stopChild(child, 2000);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL for (d)
+// ---------------------------------------------------------------------------------------------
+
+async function adminQuery(sql: string): Promise<string | undefined> {
+  const { default: pg } = await import("pg");
+  const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 3000 });
+  await client.connect();
+  try {
+    const { rows } = await client.query<Record<string, unknown>>(sql);
+    const first = rows[0];
+    return first ? String(Object.values(first)[0]) : undefined;
+  } finally {
+    await client.end();
+  }
+}
+
+const asyncCleanups: Array<() => Promise<void>> = [];
+
+async function runAsyncCleanups(): Promise<void> {
+  for (const run of asyncCleanups.splice(0).reverse()) {
+    try {
+      await run();
+    } catch (err) {
+      console.error(`cleanup failed: ${(err as Error).message}`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------------------------
+
+type Row = [metric: string, service: string, baseline: string, ratio: string, target: string, met: string];
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const elapsed = () => `${seconds(started).toFixed(0)} s`;
+  const { loadConfig } = await import("../src/config.js");
+  const { KIND_FORMATS } = await import("../src/media/kinds.js");
+
+  const root = await fsp.mkdtemp(path.join(os.tmpdir(), "versions-bench-"));
+  tempDirs.push(root);
+  // The configuration the services run with (the same environment), for the bare sides' settings.
+  const config = loadConfig(serviceEnv(path.join(root, "unused")));
+  const concurrency = config.jobs.imageConcurrency;
+  if (concurrency < 1) throw new Error("JOBS_IMAGE_CONCURRENCY is 0: the service would make no image versions");
+  const preset = config.versions.presets.get("VIDEO", "mp4-720p");
+  if (!preset || preset.recipe.type !== "video") throw new Error("no mp4-720p video preset");
+  const videoRecipe = preset.recipe;
+  console.log(
+    `versions benchmark: Node ${process.version}, ${os.cpus().length} CPUs, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}), ` +
+      `image concurrency ${concurrency}, av concurrency ${config.jobs.avConcurrency}; temp dir ${root}`,
+  );
+
+  // Media first, before any service runs.
+  const media = path.join(root, "media");
+  await fsp.mkdir(media);
+  let t = performance.now();
+  const thumbFiles = Array.from({ length: IMAGES }, (_, i) => path.join(media, `photo-${i}.jpg`));
+  const warmFiles = Array.from({ length: WARMUP_IMAGES }, (_, i) => path.join(media, `warm-${i}.jpg`));
+  const flightFiles = [path.join(media, "flight-a.jpg"), path.join(media, "flight-b.jpg")];
+  const bigImage = path.join(media, "big-6000x4000.jpg");
+  const video = path.join(media, `clip-${VIDEO_SECONDS}s-1080p.mp4`);
+  await Promise.all(thumbFiles.map((file, i) => makeJpeg(file, 1600, 1200, i)));
+  await Promise.all(warmFiles.map((file, i) => makeJpeg(file, 1600, 1200, 1000 + i)));
+  await Promise.all(flightFiles.map((file, i) => makeJpeg(file, 2000, 1500, 2000 + i)));
+  await makeJpeg(bigImage, 6000, 4000, 3000);
+  const imageBytes = (await Promise.all(thumbFiles.map((f) => fsp.stat(f)))).reduce((n, s) => n + s.size, 0);
+  console.log(
+    `made ${IMAGES} + ${WARMUP_IMAGES} JPEGs 1600x1200 (${(imageBytes / IMAGES / 1024).toFixed(0)} KB each on average), 2 of 2000x1500, ` +
+      `one 6000x4000 (${((await fsp.stat(bigImage)).size / MiB).toFixed(1)} MiB) in ${seconds(t).toFixed(1)} s`,
+  );
+  t = performance.now();
+  await makeVideo(config.ffmpeg.ffmpegPath, video, VIDEO_SECONDS);
+  console.log(`made the ${VIDEO_SECONDS} s 1080p30 H.264 + AAC clip (${((await fsp.stat(video)).size / MiB).toFixed(1)} MiB) in ${seconds(t).toFixed(1)} s`);
+
+  const rows: Row[] = [];
+  const info: string[] = [];
+  const verdict = (ok: boolean) => (ok ? "yes" : "NO");
+
+  // ------------------------------------------------------------------------------ (a), (b), (c)
+  const service = await startService("pglite", root);
+  try {
+    console.log(`\nservice (embedded PGlite) ready in ${service.startupSeconds.toFixed(1)} s, pid ${service.child.pid}, ${service.url}`);
+    t = performance.now();
+    const warmShelves = await uploadFiles(service.url, warmFiles);
+    const roundShelves: string[][] = [];
+    for (let r = 0; r < IMAGE_ROUNDS; r++) roundShelves.push((await uploadFiles(service.url, thumbFiles)).map((s) => s.id));
+    const flightShelves = await uploadFiles(service.url, flightFiles);
+    const videoShelves = await uploadFiles(service.url, Array(VIDEO_RUNS).fill(video) as string[]);
+    console.log(`uploaded ${WARMUP_IMAGES + IMAGES * IMAGE_ROUNDS + 2} images and the clip ${VIDEO_RUNS} time(s) in ${seconds(t).toFixed(1)} s`);
+
+    // (a)
+    console.log(`\n(a) thumb (200x200 cover webp) of ${IMAGES} JPEGs 1600x1200, ${concurrency} at a time`);
+    await serviceThumbs(service, warmShelves.map((s) => s.id), concurrency);
+    const serviceRuns: ThumbRun[] = [];
+    const rawRuns: ThumbRun[] = [];
+    let identical = 0;
+    let compared = 0;
+    let waits = 0;
+    for (let r = 0; r < IMAGE_ROUNDS; r++) {
+      let served: Awaited<ReturnType<typeof serviceThumbs>> | undefined;
+      let raw: Awaited<ReturnType<typeof rawThumbs>> | undefined;
+      const runService = async () => {
+        served = await serviceThumbs(service, roundShelves[r]!, concurrency);
+        serviceRuns.push(served);
+        waits += served.waits;
+        console.log(`  service  #${r + 1}: ${served.seconds.toFixed(3)} s  ${served.perSecond.toFixed(1)} images/s`);
+      };
+      const runRaw = async () => {
+        raw = await rawThumbs(root, thumbFiles, warmFiles, config, concurrency, r + 1);
+        rawRuns.push(raw);
+        console.log(`  raw sharp #${r + 1}: ${raw.seconds.toFixed(3)} s  ${raw.perSecond.toFixed(1)} images/s`);
+      };
+      for (const step of r % 2 === 0 ? [runRaw, runService] : [runService, runRaw]) {
+        await step();
+        await sleep(SETTLE_MS / 2);
+      }
+      for (let i = 0; i < IMAGES; i++) {
+        compared++;
+        if (sha256(served!.bodies[i]!) === sha256(await fsp.readFile(raw!.outputs[i]!))) identical++;
+      }
+    }
+    const bestService = Math.max(...serviceRuns.map((r) => r.perSecond));
+    const bestRaw = Math.max(...rawRuns.map((r) => r.perSecond));
+    const thumbRatio = bestService / bestRaw;
+    console.log(`  service thumbnails byte-identical to raw sharp's: ${identical} of ${compared}; 202 answers: ${waits}`);
+    rows.push([
+      `(a) thumb images/s, on demand, C=${concurrency} (best of ${IMAGE_ROUNDS})`,
+      `${bestService.toFixed(1)}/s`,
+      `${bestRaw.toFixed(1)}/s`,
+      thumbRatio.toFixed(2),
+      `>= ${THUMB_TARGET}`,
+      verdict(thumbRatio >= THUMB_TARGET),
+    ]);
+    info.push(
+      `(a) per image at C=${concurrency}: service ${((concurrency * 1000) / bestService).toFixed(1)} ms, raw sharp ${((concurrency * 1000) / bestRaw).toFixed(1)} ms ` +
+        `(difference ${((concurrency * 1000) / bestService - (concurrency * 1000) / bestRaw).toFixed(1)} ms per image and client)`,
+    );
+
+    // (c)
+    console.log(`\n(c) ${CONCURRENT_ASKS} concurrent version(preset: "medium") + GET of one 2000x1500 image`);
+    const single = await singleFlight(service, flightShelves[1]!.id, 1);
+    console.log(`  one request:  ${single.generations} generation(s), ${single.statuses}, ${single.seconds.toFixed(2)} s`);
+    const flight = await singleFlight(service, flightShelves[0]!.id, CONCURRENT_ASKS);
+    console.log(
+      `  ${CONCURRENT_ASKS} requests: ${flight.generations} generation(s), ${flight.versionIds} version id(s), ${flight.statuses}, ` +
+        `${flight.distinctBodies} distinct bod${flight.distinctBodies === 1 ? "y" : "ies"}, ${flight.seconds.toFixed(2)} s`,
+    );
+    const flightOk = flight.generations === GENERATIONS_TARGET && flight.versionIds === 1 && flight.distinctBodies === 1 && flight.statuses === `${CONCURRENT_ASKS}x 200`;
+    rows.push([
+      `(c) generations, ${CONCURRENT_ASKS} concurrent asks of one version`,
+      String(flight.generations),
+      `${single.generations} (1 ask)`,
+      single.generations > 0 ? (flight.generations / single.generations).toFixed(2) : "-",
+      `= ${GENERATIONS_TARGET}`,
+      verdict(flightOk),
+    ]);
+
+    // (b)
+    const videoFormat = KIND_FORMATS.VIDEO.formats.find((f) => f.mimeType === videoShelves[0]!.mimeType);
+    if (!videoFormat?.demuxer) throw new Error(`the clip was stored as ${videoShelves[0]!.mimeType}, which has no demuxer`);
+    console.log(`\n(b) mp4-720p of the ${VIDEO_SECONDS} s 1080p clip (${videoShelves[0]!.mimeType}, demuxer ${videoFormat.demuxer}), ${VIDEO_RUNS} run(s) each`);
+    const bareRuns: VideoRun[] = [];
+    const servedRuns: VideoRun[] = [];
+    const bare = async () => {
+      const run = await bareTranscode(config, video, videoFormat.demuxer!, videoRecipe, root);
+      bareRuns.push(run);
+      console.log(`  bare ffmpeg #${bareRuns.length}: ${run.seconds.toFixed(2)} s  (${(run.size / MiB).toFixed(2)} MiB)`);
+    };
+    const served = async () => {
+      const run = await serviceTranscode(service, videoShelves[servedRuns.length]!.id);
+      servedRuns.push(run);
+      console.log(`  service     #${servedRuns.length}: ${run.seconds.toFixed(2)} s  (${(run.size / MiB).toFixed(2)} MiB, ${run.note})`);
+    };
+    // bare, service, service, bare, ...: drift over the run hits both sides alike.
+    const order = Array.from({ length: VIDEO_RUNS }, (_, i) => (i % 2 === 0 ? [bare, served] : [served, bare])).flat();
+    for (const step of order) {
+      await step();
+      await sleep(SETTLE_MS);
+    }
+    const bestBare = Math.min(...bareRuns.map((r) => r.seconds));
+    const bestServed = Math.min(...servedRuns.map((r) => r.seconds));
+    const videoRatio = bestServed / bestBare;
+    rows.push([
+      `(b) mp4-720p wall time, ${VIDEO_SECONDS} s 1080p (best of ${VIDEO_RUNS})`,
+      `${bestServed.toFixed(2)} s`,
+      `${bestBare.toFixed(2)} s`,
+      videoRatio.toFixed(3),
+      `<= ${VIDEO_TARGET}`,
+      verdict(videoRatio <= VIDEO_TARGET),
+    ]);
+    info.push(`(b) service minus bare: ${(bestServed - bestBare).toFixed(2)} s (best runs)`);
+  } finally {
+    await stopChild(service.child, 5000);
+  }
+
+  // ------------------------------------------------------------------------------------ (d)
+  console.log(`\n(d) peak RSS during ${TRANSFORM_WIDTHS.length} concurrent transforms (widths ${TRANSFORM_WIDTHS.join(", ")}, webp) of the 6000x4000 JPEG`);
+  const memLine = (run: MemRun) =>
+    `  ${run.label.padEnd(24)} peak ${mib(run.mem.peakKiB)}, idle ${mib(run.mem.idleKiB)}, +${mib(run.mem.peakKiB - run.mem.idleKiB)} ` +
+    `(polled max ${mib(run.mem.polledPeakKiB)}, VmHWM reset ${run.mem.hwmReset ? "ok" : "NOT verified"}), ${run.seconds.toFixed(2)} s; ${run.note}`;
+  const memRuns: MemRun[] = [];
+  memRuns.push(await serviceTransformsMemory("service, PGlite", root, bigImage));
+  console.log(memLine(memRuns.at(-1)!));
+  const bareMem = await bareTransformsMemory(root, bigImage, config);
+  console.log(memLine(bareMem));
+  if (WITH_POSTGRES) {
+    let databaseUrl: string | undefined;
+    let version: string | undefined;
+    try {
+      version = await adminQuery("SHOW server_version");
+    } catch (err) {
+      console.log(`  no PostgreSQL at ${ADMIN_URL} (${(err as Error).message}): the PostgreSQL row is skipped`);
+    }
+    if (version !== undefined) {
+      const dbName = `bench_versions_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+      await adminQuery(`CREATE DATABASE ${dbName}`);
+      const drop = () => adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).then(() => {});
+      asyncCleanups.push(drop);
+      const url = new URL(ADMIN_URL);
+      url.pathname = `/${dbName}`;
+      databaseUrl = url.toString();
+      try {
+        memRuns.push(await serviceTransformsMemory(`service, PostgreSQL ${version.split(" ")[0]}`, root, bigImage, databaseUrl));
+        console.log(memLine(memRuns.at(-1)!));
+      } finally {
+        asyncCleanups.splice(asyncCleanups.indexOf(drop), 1);
+        await drop();
+      }
+    }
+  }
+  for (const run of memRuns) {
+    const ratio = run.mem.peakKiB / bareMem.mem.peakKiB;
+    rows.push([`(d) peak RSS, 8 transforms (${run.label})`, mib(run.mem.peakKiB), mib(bareMem.mem.peakKiB), ratio.toFixed(2), `<= ${RSS_TARGET}`, verdict(ratio <= RSS_TARGET)]);
+    const delta = run.mem.peakKiB - run.mem.idleKiB;
+    const bareDelta = bareMem.mem.peakKiB - bareMem.mem.idleKiB;
+    info.push(
+      `(d) ${run.label}: peak minus idle +${mib(delta)} vs bare +${mib(bareDelta)} (${(delta / bareDelta).toFixed(2)}x); ` +
+        `idle ${mib(run.mem.idleKiB)} vs bare ${mib(bareMem.mem.idleKiB)}`,
+    );
+  }
+
+  // ---------------------------------------------------------------------------------- summary
+  const header: Row = ["metric", "service", "baseline", "ratio", "target", "met"];
+  const widths = header.map((_, c) => Math.max(...[header, ...rows].map((r) => r[c]!.length)));
+  const line = (cells: string[]) => cells.map((cell, c) => cell.padEnd(widths[c]!)).join("  ").trimEnd();
+  console.log(`\n${line(header)}`);
+  console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const row of rows) console.log(line(row));
+  console.log("");
+  for (const note of info) console.log(note);
+  console.log(
+    `(a) baseline: raw sharp in its own Node process, file to file; (b) baseline: the same ffmpeg argument list run bare; ` +
+      `(c) baseline: one request; (d) baseline: the 8 sharp transforms at once in a bare Node process (the service makes ${concurrency} at a time)`,
+  );
+  console.log(`\ntotal runtime ${elapsed()}`);
+}
+
+if (process.env.BENCH_ROLE === "sharp") {
+  runSharpRole().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+} else {
+  const finish = async (code: number) => {
+    cleanupSync();
+    await runAsyncCleanups();
+    process.exit(code);
+  };
+  const watchdog = setTimeout(() => {
+    console.error(`bench: gave up after ${OVERALL_TIMEOUT_MS / 1000} s`);
+    void finish(1);
+  }, OVERALL_TIMEOUT_MS);
+  watchdog.unref();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      console.error(`bench: ${signal}, cleaning up`);
+      void finish(signal === "SIGINT" ? 130 : 143);
+    });
+  }
+  process.once("exit", cleanupSync);
+  main().then(
+    () => finish(0),
+    (err: unknown) => {
+      console.error(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      void finish(1);
+    },
+  );
+}
