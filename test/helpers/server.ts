@@ -110,6 +110,9 @@ export async function startTestServer(
     DATA_DIR: dataDir,
     // Tests of other features keep their files to the originals; the version tests turn these back on.
     ...NO_EAGER_VERSIONS,
+    // Work queued here is started at once; polling for other processes' work would only add
+    // statements to the tests that count them.
+    JOBS_POLL_MS: "60000",
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...storageEnv,
     ...env,
