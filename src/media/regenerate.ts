@@ -45,9 +45,16 @@ export async function regenerate(
       take: options.batchSize ?? 200,
     });
     if (shelves.length === 0) break;
+    // One query tells which versions the batch already has, so --only-missing skips them cheaply.
+    const existing = await deps.prisma.mediaFile.findMany({
+      where: { shelfId: { in: shelves.map((x) => x.id) }, role: "VERSION", preset: { not: null } },
+      select: { shelfId: true, variant: true },
+    });
+    const has = new Set(existing.map((f) => `${f.shelfId} ${f.variant}`));
     for (const shelf of shelves) {
       const presets = deps.versions.presetsOf(shelf.kind).map((p) => p.name).filter((name) => !options.preset || name === options.preset);
       for (const preset of presets) {
+        if (options.onlyMissing && has.has(`${shelf.id} ${preset}`)) continue;
         if (await deps.versions.schedule(shelf, preset, { onlyMissing: options.onlyMissing })) progress.queued++;
       }
     }
