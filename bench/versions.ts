@@ -42,7 +42,7 @@
  *
  * Run: npm run bench:versions
  * (optional env: BENCH_IMAGES=40, BENCH_IMAGE_ROUNDS=3, BENCH_VIDEO_SECONDS=30, BENCH_VIDEO_RUNS=2,
- *  BENCH_CONCURRENT_REQUESTS=50, BENCH_POSTGRES=1 (0 skips PostgreSQL), BENCH_POSTGRES_URL
+ *  BENCH_CONCURRENT_REQUESTS=50, BENCH_PARTS=a,b,c,d (a subset runs only those), BENCH_POSTGRES=1 (0 skips PostgreSQL), BENCH_POSTGRES_URL
  *  (default TEST_POSTGRES_URL or postgresql://postgres@127.0.0.1:5432/postgres),
  *  JOBS_IMAGE_CONCURRENCY and JOBS_AV_CONCURRENCY are passed to the service)
  */
@@ -68,6 +68,9 @@ const VIDEO_SECONDS = positiveInt(process.env.BENCH_VIDEO_SECONDS, 30);
 const VIDEO_RUNS = positiveInt(process.env.BENCH_VIDEO_RUNS, 2);
 const CONCURRENT_ASKS = positiveInt(process.env.BENCH_CONCURRENT_REQUESTS, 50);
 const WITH_POSTGRES = process.env.BENCH_POSTGRES !== "0";
+/** Which figures to measure: BENCH_PARTS=a,c runs (a) and (c) only. */
+const PARTS = new Set((process.env.BENCH_PARTS ?? "a,b,c,d").split(",").map((p) => p.trim().toLowerCase()).filter(Boolean));
+for (const part of PARTS) if (!["a", "b", "c", "d"].includes(part)) throw new Error(`BENCH_PARTS: unknown part ${JSON.stringify(part)} (a, b, c, d)`);
 const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? process.env.TEST_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 
 const THUMB_TARGET = 0.85; // service / raw sharp images per second, at least
@@ -131,6 +134,8 @@ function sharpWebp(spec: SharpSpec, input: string, output: string, recipe: Sharp
 
 async function runSharpRole(): Promise<void> {
   const spec = JSON.parse(await fsp.readFile(process.env.BENCH_SPEC!, "utf8")) as SharpSpec;
+  // A signal listener does not keep Node alive; this does, while the process waits for one.
+  const keepAlive = setInterval(() => {}, 60_000);
   for (const w of spec.warmup) {
     if (w.output && w.recipe) await sharpWebp(spec, w.input, w.output, w.recipe);
     else await sharp(w.input, { failOn: "warning", limitInputPixels: spec.maxPixels }).metadata();
@@ -152,6 +157,7 @@ async function runSharpRole(): Promise<void> {
   );
   process.stdout.write(`RESULT ${JSON.stringify({ seconds: seconds(started) })}\n`);
   if (spec.waitForSignal) await new Promise((resolve) => process.once("SIGTERM", resolve));
+  clearInterval(keepAlive);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -495,9 +501,18 @@ async function serviceThumbs(service: Service, ids: string[], concurrency: numbe
   return { seconds: secs, perSecond: ids.length / secs, bodies, waits };
 }
 
+/** The service's `thumb` recipe, for raw sharp. */
+function thumbRecipe(config: Config): SharpRecipe {
+  const recipe = config.versions.presets.get("IMAGE", "thumb")?.recipe;
+  if (recipe?.type !== "image" || recipe.format !== "webp" || (recipe.fit !== "cover" && recipe.fit !== "inside")) {
+    throw new Error(`the thumb preset is not a cover or inside webp recipe: ${JSON.stringify(recipe)}`);
+  }
+  return { width: recipe.width, height: recipe.height, fit: recipe.fit, quality: recipe.quality };
+}
+
 async function rawThumbs(root: string, files: string[], warmups: string[], config: Config, concurrency: number, round: number): Promise<ThumbRun & { outputs: string[] }> {
   const outDir = await fsp.mkdtemp(path.join(root, `raw-thumbs-${round}-`));
-  const recipe: SharpRecipe = { width: 200, height: 200, fit: "cover", quality: 80 };
+  const recipe = thumbRecipe(config);
   const outputs = files.map((_, i) => path.join(outDir, `${i}.webp`));
   const spec: SharpSpec = {
     warmup: warmups.map((input, i) => ({ input, output: path.join(outDir, `warm-${i}.webp`), recipe })),
@@ -630,6 +645,8 @@ interface MemRun {
   mem: MemWindow;
   seconds: number;
   note: string;
+  /** sha256 of each output, in TRANSFORM_WIDTHS order. */
+  hashes: string[];
 }
 
 async function serviceTransformsMemory(label: string, root: string, bigImage: string, databaseUrl?: string): Promise<MemRun> {
@@ -666,6 +683,7 @@ async function serviceTransformsMemory(label: string, root: string, bigImage: st
       label,
       mem: mem!,
       seconds: secs,
+      hashes: results.map((r) => sha256(r.body)),
       note: `RSS after start-up and upload settled at ${mib(settled)}; ${waits} answers of 202 along the way; service started in ${service.startupSeconds.toFixed(1)} s`,
     };
   } finally {
@@ -697,11 +715,14 @@ async function bareTransformsMemory(root: string, bigImage: string, config: Conf
       mem = watch.finish();
     }
     const secs = (JSON.parse(match[1]!) as { seconds: number }).seconds;
+    const hashes: string[] = [];
     for (const width of TRANSFORM_WIDTHS) {
-      const meta = await sharp(path.join(outDir, `${width}.webp`)).metadata();
+      const bytes = await fsp.readFile(path.join(outDir, `${width}.webp`));
+      const meta = await sharp(bytes).metadata();
       if (meta.width !== width) throw new Error(`bare transform ${width} came out ${meta.width} wide`);
+      hashes.push(sha256(bytes));
     }
-    return { label: "bare sharp", mem: mem!, seconds: secs, note: `RSS settled at ${mib(settled)} after loading sharp and reading the header` };
+    return { label: "bare sharp", mem: mem!, seconds: secs, hashes, note: `RSS settled at ${mib(settled)} after loading sharp and reading the header` };
   } finally {
     await stopChild(child, 2000);
   }
@@ -742,186 +763,159 @@ async function runAsyncCleanups(): Promise<void> {
 
 type Row = [metric: string, service: string, baseline: string, ratio: string, target: string, met: string];
 
-async function main(): Promise<void> {
-  const started = performance.now();
-  const elapsed = () => `${seconds(started).toFixed(0)} s`;
-  const { loadConfig } = await import("../src/config.js");
-  const { KIND_FORMATS } = await import("../src/media/kinds.js");
+interface Report {
+  rows: Row[];
+  notes: string[];
+}
 
-  const root = await fsp.mkdtemp(path.join(os.tmpdir(), "versions-bench-"));
-  tempDirs.push(root);
-  // The configuration the services run with (the same environment), for the bare sides' settings.
-  const config = loadConfig(serviceEnv(path.join(root, "unused")));
-  const concurrency = config.jobs.imageConcurrency;
-  if (concurrency < 1) throw new Error("JOBS_IMAGE_CONCURRENCY is 0: the service would make no image versions");
+const verdict = (ok: boolean) => (ok ? "yes" : "NO");
+
+interface Setup {
+  root: string;
+  config: Config;
+  /** The service's image job concurrency, and the clients' and raw sharp's. */
+  concurrency: number;
+}
+
+async function partThumbs(setup: Setup, service: Service, files: { thumbs: string[]; warm: string[] }, report: Report): Promise<void> {
+  const { root, config, concurrency } = setup;
+  const t = performance.now();
+  const warmShelves = await uploadFiles(service.url, files.warm);
+  const roundShelves: string[][] = [];
+  for (let r = 0; r < IMAGE_ROUNDS; r++) roundShelves.push((await uploadFiles(service.url, files.thumbs)).map((s) => s.id));
+  const recipe = thumbRecipe(config);
+  console.log(`\n(a) thumb (${recipe.width}x${recipe.height} ${recipe.fit}, webp q${recipe.quality}) of ${IMAGES} JPEGs 1600x1200, ${concurrency} at a time (${IMAGES * IMAGE_ROUNDS + WARMUP_IMAGES} uploaded in ${seconds(t).toFixed(1)} s)`);
+  await serviceThumbs(service, warmShelves.map((s) => s.id), concurrency);
+  const serviceRuns: ThumbRun[] = [];
+  const rawRuns: ThumbRun[] = [];
+  let identical = 0;
+  let compared = 0;
+  let waits = 0;
+  for (let r = 0; r < IMAGE_ROUNDS; r++) {
+    let served: Awaited<ReturnType<typeof serviceThumbs>> | undefined;
+    let raw: Awaited<ReturnType<typeof rawThumbs>> | undefined;
+    const runService = async () => {
+      served = await serviceThumbs(service, roundShelves[r]!, concurrency);
+      serviceRuns.push(served);
+      waits += served.waits;
+      console.log(`  service   #${r + 1}: ${served.seconds.toFixed(3)} s  ${served.perSecond.toFixed(1).padStart(5)} images/s`);
+    };
+    const runRaw = async () => {
+      raw = await rawThumbs(root, files.thumbs, files.warm, config, concurrency, r + 1);
+      rawRuns.push(raw);
+      console.log(`  raw sharp #${r + 1}: ${raw.seconds.toFixed(3)} s  ${raw.perSecond.toFixed(1).padStart(5)} images/s`);
+    };
+    for (const step of r % 2 === 0 ? [runRaw, runService] : [runService, runRaw]) {
+      await step();
+      await sleep(SETTLE_MS / 2);
+    }
+    for (let i = 0; i < IMAGES; i++) {
+      compared++;
+      if (sha256(served!.bodies[i]!) === sha256(await fsp.readFile(raw!.outputs[i]!))) identical++;
+    }
+  }
+  const bestService = Math.max(...serviceRuns.map((r) => r.perSecond));
+  const bestRaw = Math.max(...rawRuns.map((r) => r.perSecond));
+  const ratio = bestService / bestRaw;
+  console.log(`  service thumbnails byte-identical to raw sharp's: ${identical} of ${compared}; 202 answers: ${waits}`);
+  if (identical !== compared) report.notes.push(`(a) only ${identical} of ${compared} service thumbnails are byte-identical to raw sharp's`);
+  report.rows.push([
+    `(a) thumb images/s, on demand, C=${concurrency} (best of ${IMAGE_ROUNDS})`,
+    `${bestService.toFixed(1)}/s`,
+    `${bestRaw.toFixed(1)}/s`,
+    ratio.toFixed(2),
+    `>= ${THUMB_TARGET}`,
+    verdict(ratio >= THUMB_TARGET),
+  ]);
+  const perImage = (perSecond: number) => (concurrency * 1000) / perSecond;
+  report.notes.push(
+    `(a) wall time per image and client: service ${perImage(bestService).toFixed(1)} ms, raw sharp ${perImage(bestRaw).toFixed(1)} ms ` +
+      `(+${(perImage(bestService) - perImage(bestRaw)).toFixed(1)} ms for the request, the job and the GET)`,
+  );
+}
+
+async function partSingleFlight(service: Service, flightFiles: string[], report: Report): Promise<void> {
+  const [busy, quiet] = await uploadFiles(service.url, flightFiles);
+  console.log(`\n(c) ${CONCURRENT_ASKS} concurrent version(preset: "medium") + GET of one 2000x1500 image`);
+  const single = await singleFlight(service, quiet!.id, 1);
+  console.log(`  1 request:   ${single.generations} generation(s), ${single.statuses}, ${single.seconds.toFixed(2)} s`);
+  const flight = await singleFlight(service, busy!.id, CONCURRENT_ASKS);
+  console.log(
+    `  ${CONCURRENT_ASKS} requests: ${flight.generations} generation(s), ${flight.versionIds} version id(s), ${flight.statuses}, ` +
+      `${flight.distinctBodies} distinct bod${flight.distinctBodies === 1 ? "y" : "ies"}, ${flight.seconds.toFixed(2)} s`,
+  );
+  const ok =
+    flight.generations === GENERATIONS_TARGET && flight.versionIds === 1 && flight.distinctBodies === 1 && flight.statuses === `${CONCURRENT_ASKS}x 200`;
+  report.rows.push([
+    `(c) generations, ${CONCURRENT_ASKS} concurrent asks of one version`,
+    String(flight.generations),
+    `${single.generations} (1 ask)`,
+    single.generations > 0 ? (flight.generations / single.generations).toFixed(2) : "-",
+    `= ${GENERATIONS_TARGET}`,
+    verdict(ok),
+  ]);
+}
+
+async function partVideo(setup: Setup, service: Service, video: string, report: Report): Promise<void> {
+  const { root, config } = setup;
   const preset = config.versions.presets.get("VIDEO", "mp4-720p");
   if (!preset || preset.recipe.type !== "video") throw new Error("no mp4-720p video preset");
-  const videoRecipe = preset.recipe;
-  console.log(
-    `versions benchmark: Node ${process.version}, ${os.cpus().length} CPUs, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}), ` +
-      `image concurrency ${concurrency}, av concurrency ${config.jobs.avConcurrency}; temp dir ${root}`,
-  );
-
-  // Media first, before any service runs.
-  const media = path.join(root, "media");
-  await fsp.mkdir(media);
-  let t = performance.now();
-  const thumbFiles = Array.from({ length: IMAGES }, (_, i) => path.join(media, `photo-${i}.jpg`));
-  const warmFiles = Array.from({ length: WARMUP_IMAGES }, (_, i) => path.join(media, `warm-${i}.jpg`));
-  const flightFiles = [path.join(media, "flight-a.jpg"), path.join(media, "flight-b.jpg")];
-  const bigImage = path.join(media, "big-6000x4000.jpg");
-  const video = path.join(media, `clip-${VIDEO_SECONDS}s-1080p.mp4`);
-  await Promise.all(thumbFiles.map((file, i) => makeJpeg(file, 1600, 1200, i)));
-  await Promise.all(warmFiles.map((file, i) => makeJpeg(file, 1600, 1200, 1000 + i)));
-  await Promise.all(flightFiles.map((file, i) => makeJpeg(file, 2000, 1500, 2000 + i)));
-  await makeJpeg(bigImage, 6000, 4000, 3000);
-  const imageBytes = (await Promise.all(thumbFiles.map((f) => fsp.stat(f)))).reduce((n, s) => n + s.size, 0);
-  console.log(
-    `made ${IMAGES} + ${WARMUP_IMAGES} JPEGs 1600x1200 (${(imageBytes / IMAGES / 1024).toFixed(0)} KB each on average), 2 of 2000x1500, ` +
-      `one 6000x4000 (${((await fsp.stat(bigImage)).size / MiB).toFixed(1)} MiB) in ${seconds(t).toFixed(1)} s`,
-  );
-  t = performance.now();
-  await makeVideo(config.ffmpeg.ffmpegPath, video, VIDEO_SECONDS);
-  console.log(`made the ${VIDEO_SECONDS} s 1080p30 H.264 + AAC clip (${((await fsp.stat(video)).size / MiB).toFixed(1)} MiB) in ${seconds(t).toFixed(1)} s`);
-
-  const rows: Row[] = [];
-  const info: string[] = [];
-  const verdict = (ok: boolean) => (ok ? "yes" : "NO");
-
-  // ------------------------------------------------------------------------------ (a), (b), (c)
-  const service = await startService("pglite", root);
-  try {
-    console.log(`\nservice (embedded PGlite) ready in ${service.startupSeconds.toFixed(1)} s, pid ${service.child.pid}, ${service.url}`);
-    t = performance.now();
-    const warmShelves = await uploadFiles(service.url, warmFiles);
-    const roundShelves: string[][] = [];
-    for (let r = 0; r < IMAGE_ROUNDS; r++) roundShelves.push((await uploadFiles(service.url, thumbFiles)).map((s) => s.id));
-    const flightShelves = await uploadFiles(service.url, flightFiles);
-    const videoShelves = await uploadFiles(service.url, Array(VIDEO_RUNS).fill(video) as string[]);
-    console.log(`uploaded ${WARMUP_IMAGES + IMAGES * IMAGE_ROUNDS + 2} images and the clip ${VIDEO_RUNS} time(s) in ${seconds(t).toFixed(1)} s`);
-
-    // (a)
-    console.log(`\n(a) thumb (200x200 cover webp) of ${IMAGES} JPEGs 1600x1200, ${concurrency} at a time`);
-    await serviceThumbs(service, warmShelves.map((s) => s.id), concurrency);
-    const serviceRuns: ThumbRun[] = [];
-    const rawRuns: ThumbRun[] = [];
-    let identical = 0;
-    let compared = 0;
-    let waits = 0;
-    for (let r = 0; r < IMAGE_ROUNDS; r++) {
-      let served: Awaited<ReturnType<typeof serviceThumbs>> | undefined;
-      let raw: Awaited<ReturnType<typeof rawThumbs>> | undefined;
-      const runService = async () => {
-        served = await serviceThumbs(service, roundShelves[r]!, concurrency);
-        serviceRuns.push(served);
-        waits += served.waits;
-        console.log(`  service  #${r + 1}: ${served.seconds.toFixed(3)} s  ${served.perSecond.toFixed(1)} images/s`);
-      };
-      const runRaw = async () => {
-        raw = await rawThumbs(root, thumbFiles, warmFiles, config, concurrency, r + 1);
-        rawRuns.push(raw);
-        console.log(`  raw sharp #${r + 1}: ${raw.seconds.toFixed(3)} s  ${raw.perSecond.toFixed(1)} images/s`);
-      };
-      for (const step of r % 2 === 0 ? [runRaw, runService] : [runService, runRaw]) {
-        await step();
-        await sleep(SETTLE_MS / 2);
-      }
-      for (let i = 0; i < IMAGES; i++) {
-        compared++;
-        if (sha256(served!.bodies[i]!) === sha256(await fsp.readFile(raw!.outputs[i]!))) identical++;
-      }
-    }
-    const bestService = Math.max(...serviceRuns.map((r) => r.perSecond));
-    const bestRaw = Math.max(...rawRuns.map((r) => r.perSecond));
-    const thumbRatio = bestService / bestRaw;
-    console.log(`  service thumbnails byte-identical to raw sharp's: ${identical} of ${compared}; 202 answers: ${waits}`);
-    rows.push([
-      `(a) thumb images/s, on demand, C=${concurrency} (best of ${IMAGE_ROUNDS})`,
-      `${bestService.toFixed(1)}/s`,
-      `${bestRaw.toFixed(1)}/s`,
-      thumbRatio.toFixed(2),
-      `>= ${THUMB_TARGET}`,
-      verdict(thumbRatio >= THUMB_TARGET),
-    ]);
-    info.push(
-      `(a) per image at C=${concurrency}: service ${((concurrency * 1000) / bestService).toFixed(1)} ms, raw sharp ${((concurrency * 1000) / bestRaw).toFixed(1)} ms ` +
-        `(difference ${((concurrency * 1000) / bestService - (concurrency * 1000) / bestRaw).toFixed(1)} ms per image and client)`,
-    );
-
-    // (c)
-    console.log(`\n(c) ${CONCURRENT_ASKS} concurrent version(preset: "medium") + GET of one 2000x1500 image`);
-    const single = await singleFlight(service, flightShelves[1]!.id, 1);
-    console.log(`  one request:  ${single.generations} generation(s), ${single.statuses}, ${single.seconds.toFixed(2)} s`);
-    const flight = await singleFlight(service, flightShelves[0]!.id, CONCURRENT_ASKS);
-    console.log(
-      `  ${CONCURRENT_ASKS} requests: ${flight.generations} generation(s), ${flight.versionIds} version id(s), ${flight.statuses}, ` +
-        `${flight.distinctBodies} distinct bod${flight.distinctBodies === 1 ? "y" : "ies"}, ${flight.seconds.toFixed(2)} s`,
-    );
-    const flightOk = flight.generations === GENERATIONS_TARGET && flight.versionIds === 1 && flight.distinctBodies === 1 && flight.statuses === `${CONCURRENT_ASKS}x 200`;
-    rows.push([
-      `(c) generations, ${CONCURRENT_ASKS} concurrent asks of one version`,
-      String(flight.generations),
-      `${single.generations} (1 ask)`,
-      single.generations > 0 ? (flight.generations / single.generations).toFixed(2) : "-",
-      `= ${GENERATIONS_TARGET}`,
-      verdict(flightOk),
-    ]);
-
-    // (b)
-    const videoFormat = KIND_FORMATS.VIDEO.formats.find((f) => f.mimeType === videoShelves[0]!.mimeType);
-    if (!videoFormat?.demuxer) throw new Error(`the clip was stored as ${videoShelves[0]!.mimeType}, which has no demuxer`);
-    console.log(`\n(b) mp4-720p of the ${VIDEO_SECONDS} s 1080p clip (${videoShelves[0]!.mimeType}, demuxer ${videoFormat.demuxer}), ${VIDEO_RUNS} run(s) each`);
-    const bareRuns: VideoRun[] = [];
-    const servedRuns: VideoRun[] = [];
-    const bare = async () => {
-      const run = await bareTranscode(config, video, videoFormat.demuxer!, videoRecipe, root);
-      bareRuns.push(run);
-      console.log(`  bare ffmpeg #${bareRuns.length}: ${run.seconds.toFixed(2)} s  (${(run.size / MiB).toFixed(2)} MiB)`);
-    };
-    const served = async () => {
-      const run = await serviceTranscode(service, videoShelves[servedRuns.length]!.id);
-      servedRuns.push(run);
-      console.log(`  service     #${servedRuns.length}: ${run.seconds.toFixed(2)} s  (${(run.size / MiB).toFixed(2)} MiB, ${run.note})`);
-    };
-    // bare, service, service, bare, ...: drift over the run hits both sides alike.
-    const order = Array.from({ length: VIDEO_RUNS }, (_, i) => (i % 2 === 0 ? [bare, served] : [served, bare])).flat();
-    for (const step of order) {
-      await step();
-      await sleep(SETTLE_MS);
-    }
-    const bestBare = Math.min(...bareRuns.map((r) => r.seconds));
-    const bestServed = Math.min(...servedRuns.map((r) => r.seconds));
-    const videoRatio = bestServed / bestBare;
-    rows.push([
-      `(b) mp4-720p wall time, ${VIDEO_SECONDS} s 1080p (best of ${VIDEO_RUNS})`,
-      `${bestServed.toFixed(2)} s`,
-      `${bestBare.toFixed(2)} s`,
-      videoRatio.toFixed(3),
-      `<= ${VIDEO_TARGET}`,
-      verdict(videoRatio <= VIDEO_TARGET),
-    ]);
-    info.push(`(b) service minus bare: ${(bestServed - bestBare).toFixed(2)} s (best runs)`);
-  } finally {
-    await stopChild(service.child, 5000);
+  const recipe = preset.recipe;
+  const { KIND_FORMATS } = await import("../src/media/kinds.js");
+  const shelves = await uploadFiles(service.url, Array(VIDEO_RUNS).fill(video) as string[]);
+  const mimeType = shelves[0]!.mimeType;
+  const demuxer = KIND_FORMATS.VIDEO.formats.find((f) => f.mimeType === mimeType)?.demuxer;
+  if (!demuxer) throw new Error(`the clip was stored as ${mimeType}, which has no demuxer`);
+  console.log(`\n(b) mp4-720p of the ${VIDEO_SECONDS} s 1080p clip (${mimeType}, demuxer ${demuxer}), ${VIDEO_RUNS} run(s) each`);
+  const bareRuns: VideoRun[] = [];
+  const servedRuns: VideoRun[] = [];
+  const bare = async () => {
+    const run = await bareTranscode(config, video, demuxer, recipe, root);
+    bareRuns.push(run);
+    console.log(`  bare ffmpeg #${bareRuns.length}: ${run.seconds.toFixed(2)} s  (${(run.size / MiB).toFixed(2)} MiB)`);
+  };
+  const served = async () => {
+    const run = await serviceTranscode(service, shelves[servedRuns.length]!.id);
+    servedRuns.push(run);
+    console.log(`  service     #${servedRuns.length}: ${run.seconds.toFixed(2)} s  (${(run.size / MiB).toFixed(2)} MiB, ${run.note})`);
+  };
+  // bare, service, service, bare, ...: drift over the run hits both sides alike.
+  for (const step of Array.from({ length: VIDEO_RUNS }, (_, i) => (i % 2 === 0 ? [bare, served] : [served, bare])).flat()) {
+    await step();
+    await sleep(SETTLE_MS);
   }
+  const bestBare = Math.min(...bareRuns.map((r) => r.seconds));
+  const bestServed = Math.min(...servedRuns.map((r) => r.seconds));
+  const ratio = bestServed / bestBare;
+  report.rows.push([
+    `(b) mp4-720p wall time, ${VIDEO_SECONDS} s 1080p (best of ${VIDEO_RUNS})`,
+    `${bestServed.toFixed(2)} s`,
+    `${bestBare.toFixed(2)} s`,
+    ratio.toFixed(3),
+    `<= ${VIDEO_TARGET}`,
+    verdict(ratio <= VIDEO_TARGET),
+  ]);
+  const spread = (runs: VideoRun[]) => `${Math.min(...runs.map((r) => r.seconds)).toFixed(1)}-${Math.max(...runs.map((r) => r.seconds)).toFixed(1)} s`;
+  report.notes.push(`(b) service minus bare (best runs): ${(bestServed - bestBare).toFixed(2)} s; spread of the runs: bare ${spread(bareRuns)}, service ${spread(servedRuns)}`);
+}
 
-  // ------------------------------------------------------------------------------------ (d)
+async function partMemory(setup: Setup, bigImage: string, report: Report): Promise<void> {
+  const { root, config, concurrency } = setup;
   console.log(`\n(d) peak RSS during ${TRANSFORM_WIDTHS.length} concurrent transforms (widths ${TRANSFORM_WIDTHS.join(", ")}, webp) of the 6000x4000 JPEG`);
   const memLine = (run: MemRun) =>
-    `  ${run.label.padEnd(24)} peak ${mib(run.mem.peakKiB)}, idle ${mib(run.mem.idleKiB)}, +${mib(run.mem.peakKiB - run.mem.idleKiB)} ` +
+    `  ${run.label.padEnd(22)} peak ${mib(run.mem.peakKiB)}, idle ${mib(run.mem.idleKiB)}, +${mib(run.mem.peakKiB - run.mem.idleKiB)} ` +
     `(polled max ${mib(run.mem.polledPeakKiB)}, VmHWM reset ${run.mem.hwmReset ? "ok" : "NOT verified"}), ${run.seconds.toFixed(2)} s; ${run.note}`;
-  const memRuns: MemRun[] = [];
-  memRuns.push(await serviceTransformsMemory("service, PGlite", root, bigImage));
-  console.log(memLine(memRuns.at(-1)!));
-  const bareMem = await bareTransformsMemory(root, bigImage, config);
-  console.log(memLine(bareMem));
+  const runs: MemRun[] = [];
+  runs.push(await serviceTransformsMemory("service, PGlite", root, bigImage));
+  console.log(memLine(runs.at(-1)!));
+  const bare = await bareTransformsMemory(root, bigImage, config);
+  console.log(memLine(bare));
   if (WITH_POSTGRES) {
-    let databaseUrl: string | undefined;
     let version: string | undefined;
     try {
       version = await adminQuery("SHOW server_version");
     } catch (err) {
-      console.log(`  no PostgreSQL at ${ADMIN_URL} (${(err as Error).message}): the PostgreSQL row is skipped`);
+      console.log(`  no PostgreSQL answers at ${ADMIN_URL} (${(err as Error).message}): no PostgreSQL row`);
     }
     if (version !== undefined) {
       const dbName = `bench_versions_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
@@ -930,41 +924,103 @@ async function main(): Promise<void> {
       asyncCleanups.push(drop);
       const url = new URL(ADMIN_URL);
       url.pathname = `/${dbName}`;
-      databaseUrl = url.toString();
       try {
-        memRuns.push(await serviceTransformsMemory(`service, PostgreSQL ${version.split(" ")[0]}`, root, bigImage, databaseUrl));
-        console.log(memLine(memRuns.at(-1)!));
+        runs.push(await serviceTransformsMemory(`service, PostgreSQL ${version.split(" ")[0]}`, root, bigImage, url.toString()));
+        console.log(memLine(runs.at(-1)!));
       } finally {
         asyncCleanups.splice(asyncCleanups.indexOf(drop), 1);
         await drop();
       }
     }
   }
-  for (const run of memRuns) {
-    const ratio = run.mem.peakKiB / bareMem.mem.peakKiB;
-    rows.push([`(d) peak RSS, 8 transforms (${run.label})`, mib(run.mem.peakKiB), mib(bareMem.mem.peakKiB), ratio.toFixed(2), `<= ${RSS_TARGET}`, verdict(ratio <= RSS_TARGET)]);
+  const bareDelta = bare.mem.peakKiB - bare.mem.idleKiB;
+  for (const run of runs) {
+    const ratio = run.mem.peakKiB / bare.mem.peakKiB;
+    report.rows.push([`(d) peak RSS, 8 transforms (${run.label})`, mib(run.mem.peakKiB), mib(bare.mem.peakKiB), ratio.toFixed(2), `<= ${RSS_TARGET}`, verdict(ratio <= RSS_TARGET)]);
     const delta = run.mem.peakKiB - run.mem.idleKiB;
-    const bareDelta = bareMem.mem.peakKiB - bareMem.mem.idleKiB;
-    info.push(
-      `(d) ${run.label}: peak minus idle +${mib(delta)} vs bare +${mib(bareDelta)} (${(delta / bareDelta).toFixed(2)}x); ` +
-        `idle ${mib(run.mem.idleKiB)} vs bare ${mib(bareMem.mem.idleKiB)}`,
+    const identical = run.hashes.filter((h, i) => h === bare.hashes[i]).length;
+    if (identical !== TRANSFORM_WIDTHS.length) report.notes.push(`(d) ${run.label}: only ${identical} of ${TRANSFORM_WIDTHS.length} transforms are byte-identical to bare sharp's`);
+    report.notes.push(
+      `(d) ${run.label}: idle ${mib(run.mem.idleKiB)} vs bare ${mib(bare.mem.idleKiB)}; peak minus idle +${mib(delta)} vs bare +${mib(bareDelta)} ` +
+        `(${(delta / bareDelta).toFixed(2)}x; the service makes ${concurrency} at a time, bare sharp all 8 at once)`,
     );
   }
+}
 
-  // ---------------------------------------------------------------------------------- summary
+async function main(): Promise<void> {
+  const started = performance.now();
+  const load = () => os.loadavg().map((n) => n.toFixed(1)).join(" ");
+  const { loadConfig } = await import("../src/config.js");
+  const root = await fsp.mkdtemp(path.join(os.tmpdir(), "versions-bench-"));
+  tempDirs.push(root);
+  // The configuration the services run with (the same environment), for the bare sides' settings.
+  const config = loadConfig(serviceEnv(path.join(root, "unused")));
+  const concurrency = config.jobs.imageConcurrency;
+  if (concurrency < 1) throw new Error("JOBS_IMAGE_CONCURRENCY is 0: the service would make no image versions");
+  const setup: Setup = { root, config, concurrency };
+  const cpus = os.cpus().length;
+  console.log(
+    `versions benchmark (${[...PARTS].join(", ")}): Node ${process.version}, ${cpus} CPUs, load average ${load()}, ` +
+      `sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}), image job concurrency ${concurrency}, av ${config.jobs.avConcurrency}; temp dir ${root}`,
+  );
+
+  // Media first, before any service runs.
+  const media = path.join(root, "media");
+  await fsp.mkdir(media);
+  let t = performance.now();
+  const thumbs = Array.from({ length: IMAGES }, (_, i) => path.join(media, `photo-${i}.jpg`));
+  const warm = Array.from({ length: WARMUP_IMAGES }, (_, i) => path.join(media, `warm-${i}.jpg`));
+  const flightFiles = [path.join(media, "flight-a.jpg"), path.join(media, "flight-b.jpg")];
+  const bigImage = path.join(media, "big-6000x4000.jpg");
+  const video = path.join(media, `clip-${VIDEO_SECONDS}s-1080p.mp4`);
+  if (PARTS.has("a")) {
+    await Promise.all([...thumbs, ...warm].map((file, i) => makeJpeg(file, 1600, 1200, i)));
+    const average = (await Promise.all(thumbs.map((f) => fsp.stat(f)))).reduce((n, s) => n + s.size, 0) / IMAGES;
+    console.log(`made ${IMAGES} + ${WARMUP_IMAGES} distinct JPEGs 1600x1200 (${(average / 1024).toFixed(0)} KB on average) in ${seconds(t).toFixed(1)} s`);
+  }
+  if (PARTS.has("c")) await Promise.all(flightFiles.map((file, i) => makeJpeg(file, 2000, 1500, 2000 + i)));
+  if (PARTS.has("d")) {
+    t = performance.now();
+    await makeJpeg(bigImage, 6000, 4000, 3000);
+    console.log(`made the 6000x4000 JPEG (${((await fsp.stat(bigImage)).size / MiB).toFixed(1)} MiB) in ${seconds(t).toFixed(1)} s`);
+  }
+  if (PARTS.has("b")) {
+    t = performance.now();
+    await makeVideo(config.ffmpeg.ffmpegPath, video, VIDEO_SECONDS);
+    console.log(`made the ${VIDEO_SECONDS} s 1080p30 H.264 + AAC clip (${((await fsp.stat(video)).size / MiB).toFixed(1)} MiB) in ${seconds(t).toFixed(1)} s`);
+  }
+
+  const report: Report = { rows: [], notes: [] };
+  if (PARTS.has("a") || PARTS.has("b") || PARTS.has("c")) {
+    const service = await startService("pglite", root);
+    try {
+      console.log(`\nservice (embedded PGlite) ready in ${service.startupSeconds.toFixed(1)} s, pid ${service.child.pid}, ${service.url}`);
+      if (PARTS.has("a")) await partThumbs(setup, service, { thumbs, warm }, report);
+      if (PARTS.has("c")) await partSingleFlight(service, flightFiles, report);
+      if (PARTS.has("b")) await partVideo(setup, service, video, report);
+    } finally {
+      await stopChild(service.child, 5000);
+    }
+  }
+  if (PARTS.has("d")) await partMemory(setup, bigImage, report);
+
   const header: Row = ["metric", "service", "baseline", "ratio", "target", "met"];
-  const widths = header.map((_, c) => Math.max(...[header, ...rows].map((r) => r[c]!.length)));
+  const widths = header.map((_, c) => Math.max(...[header, ...report.rows].map((r) => r[c]!.length)));
   const line = (cells: string[]) => cells.map((cell, c) => cell.padEnd(widths[c]!)).join("  ").trimEnd();
   console.log(`\n${line(header)}`);
   console.log(widths.map((w) => "-".repeat(w)).join("  "));
-  for (const row of rows) console.log(line(row));
+  for (const row of report.rows) console.log(line(row));
   console.log("");
-  for (const note of info) console.log(note);
+  for (const note of report.notes) console.log(note);
   console.log(
-    `(a) baseline: raw sharp in its own Node process, file to file; (b) baseline: the same ffmpeg argument list run bare; ` +
-      `(c) baseline: one request; (d) baseline: the 8 sharp transforms at once in a bare Node process (the service makes ${concurrency} at a time)`,
+    "baselines: (a) raw sharp, same options, in its own Node process, file to file; (b) the same ffmpeg argument list run bare; " +
+      "(c) one request; (d) the same 8 sharp transforms at once in a bare Node process",
   );
-  console.log(`\ntotal runtime ${elapsed()}`);
+  const loadNow = os.loadavg()[0]!;
+  console.log(
+    `\ntotal runtime ${seconds(started).toFixed(0)} s; load average now ${load()}` +
+      (loadNow > cpus ? ` (above the ${cpus} CPUs: other processes competed for them, so the timings are noisy)` : ""),
+  );
 }
 
 if (process.env.BENCH_ROLE === "sharp") {

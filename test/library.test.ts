@@ -73,7 +73,9 @@ for (const flavour of await databaseFlavours()) {
       assert.deepEqual(set.edges.map((e) => e.node.id), [doc.id, audio.id, image.id]);
       assert.equal(set.totalCount, 3);
       assert.equal(set.pageInfo.hasNextPage, false);
-      assert.equal(set.edges[0]!.node.original.url, doc.original.url);
+      // The same file; its signed link's expiry moves with the clock.
+      const path = (url: string) => url.split("?")[0];
+      assert.equal(path(set.edges[0]!.node.original.url), path(doc.original.url));
 
       const page1 = await gql(server.url, ShelfSetDocument, { first: 2 }, { token: alice });
       const p1 = page1.data!.viewer.library.shelfSet;

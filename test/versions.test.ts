@@ -261,7 +261,13 @@ describe("audio and video versions", () => {
   });
 
   test("audio presets: mp3, aac in m4a, opus in ogg, duration kept", async () => {
-    const shelf = await uploadShelf(server.url, await makeMp3(3), "tone.mp3");
+    // Tagged with a title and a place, which no version may carry on.
+    const tagged = await makeAv("tagged.mp3", [
+      "-f", "lavfi", "-i", "sine=frequency=440:duration=3", "-c:a", "libmp3lame",
+      "-metadata", "title=Secret title", "-metadata", "location=+48.8577+002.2950/",
+    ]);
+    assert.ok(tagged.includes(Buffer.from("Secret title")));
+    const shelf = await uploadShelf(server.url, tagged, "tone.mp3");
     const expected = { "mp3-128k": ["mp3", "mp3"], "aac-128k": ["aac", "mov,mp4,m4a,3gp,3g2,mj2"], "opus-96k": ["opus", "ogg"] } as const;
     for (const [preset, [codec, format]] of Object.entries(expected)) {
       const v = await settledVersion(server, shelf.id, preset);
@@ -270,6 +276,8 @@ describe("audio and video versions", () => {
       assert.deepEqual([p.streams[0]!.codec_name, p.format.format_name], [codec, format], preset);
       assert.ok(Math.abs(Number(p.format.duration) - 3) < 0.25, `${preset} duration ${p.format.duration}`);
       assert.equal(p.format.tags?.title, undefined);
+      assert.equal(p.format.tags?.location, undefined);
+      assert.ok(!(await fetchBytes(server, v.url)).body.includes(Buffer.from("Secret title")), `${preset} carries the title`);
     }
   });
 
@@ -430,6 +438,32 @@ describe("hostile audio and video", () => {
 });
 
 describe("versions across processes and recipes", () => {
+  test("npm run worker makes the versions a service without workers queues", async (t) => {
+    if (!(await databaseFlavours()).includes("postgresql")) return t.skip("needs PostgreSQL");
+    const service = await startTestServer("postgresql", { ...DEFAULT_VERSIONS, JOBS_IMAGE_CONCURRENCY: "0", JOBS_AV_CONCURRENCY: "0" });
+    const worker = spawn("npm", ["run", "--silent", "worker"], {
+      cwd: path.resolve(import.meta.dirname, ".."),
+      env: { ...process.env, ...DEFAULT_VERSIONS, NODE_ENV: "test", DATA_DIR: path.join(service.sandbox, "worker"), DATABASE_URL: service.databaseUrl!, MEDIA_ROOT: service.mediaRoot, JOBS_POLL_MS: "200" },
+      detached: true,
+    });
+    let output = "";
+    worker.stdout.on("data", (d) => (output += d));
+    worker.stderr.on("data", (d) => (output += d));
+    try {
+      const shelf = await uploadShelf(service.url, await makeImage(640, 480, "jpeg"), "queued.jpg");
+      const thumb = await settledVersion(service, shelf.id, "thumb");
+      assert.equal(thumb.status, "READY");
+      assert.equal(service.app.services.versions.generations, 0, "the service made nothing itself");
+      assert.match(output, /worker running: image ×2, av ×1/);
+      assert.match(output, new RegExp(`made version thumb of shelf ${shelf.id}`));
+      assert.equal((await sharp(await service.readStored(thumb.name)).metadata()).width, 200);
+    } finally {
+      process.kill(-worker.pid!, "SIGTERM");
+      await new Promise((r) => worker.once("exit", r));
+      await service.close();
+    }
+  });
+
   test("50 concurrent requests split over two processes on one database make the version once", async (t) => {
     if (!(await databaseFlavours()).includes("postgresql")) return t.skip("needs PostgreSQL");
     const signing = { MEDIA_SIGNING_KEY: "k".repeat(40) };
