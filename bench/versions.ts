@@ -602,6 +602,8 @@ interface FlightResult {
   versionIds: number;
   statuses: string;
   distinctBodies: number;
+  /** The distinct answers other than 200, with the start of their bodies. */
+  failures: string[];
   seconds: number;
 }
 
@@ -629,6 +631,7 @@ async function singleFlight(service: Service, shelfId: string, requests: number)
       versionIds: new Set(results.map((r) => r.id)).size,
       statuses: [...statuses].map(([status, n]) => `${n}x ${status}`).join(", "),
       distinctBodies: new Set(results.map((r) => sha256(r.body))).size,
+      failures: [...new Set(results.filter((r) => r.status !== 200).map((r) => `${r.status} ${JSON.stringify(r.body.toString("utf8").slice(0, 120))}`))],
       seconds: secs,
     };
   } finally {
@@ -844,6 +847,8 @@ async function partSingleFlight(service: Service, flightFiles: string[], report:
     `  ${CONCURRENT_ASKS} requests: ${flight.generations} generation(s), ${flight.versionIds} version id(s), ${flight.statuses}, ` +
       `${flight.distinctBodies} distinct bod${flight.distinctBodies === 1 ? "y" : "ies"}, ${flight.seconds.toFixed(2)} s`,
   );
+  for (const failure of [...single.failures, ...flight.failures]) console.log(`  answered: ${failure}`);
+  if (flight.failures.length > 0) report.notes.push(`(c) not every GET answered 200: ${flight.failures.join("; ")}`);
   const ok =
     flight.generations === GENERATIONS_TARGET && flight.versionIds === 1 && flight.distinctBodies === 1 && flight.statuses === `${CONCURRENT_ASKS}x 200`;
   report.rows.push([

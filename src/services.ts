@@ -78,7 +78,8 @@ export function buildEngine(config: Config, db: Database, log: (message: string)
     ffmpeg,
     log,
   });
-  const handle = (job: Parameters<VersionService["runJob"]>[0]) => (job.type === "posters" ? thumbnails.runJob(job) : versions.runJob(job));
+  const handle = (job: Parameters<VersionService["runJob"]>[0], abort: AbortSignal) =>
+    job.type === "posters" ? thumbnails.runJob(job, abort) : versions.runJob(job, abort);
   const poolOptions = { pollMs: config.jobs.pollMs, leaseMs: config.jobs.leaseMs, log };
   pools.set("image", new WorkerPool("image", queue, handle, { ...poolOptions, concurrency: config.jobs.imageConcurrency }));
   pools.set("av", new WorkerPool("av", queue, handle, { ...poolOptions, concurrency: config.jobs.avConcurrency }));

@@ -22,10 +22,12 @@ commands:
                            carry out pending storage deletions, then remove stored objects that no
                            file row names and that are older than the grace period (minutes,
                            default 60, at least 10)
-  regenerate [--kind K] [--preset P] [--only-missing] [--shelf ID] [--resume]
-                           make versions again (or for the first time), a batch of shelves at a
-                           time; --only-missing skips versions that exist; --resume carries on
-                           after the last batch an interrupted run finished`;
+  regenerate [--kind K] [--preset P] [--only-missing | --stale] [--shelf ID] [--resume]
+                           make versions again, a batch of shelves at a time: those that exist,
+                           and missing ones of eager presets (or of the preset named);
+                           --only-missing: only missing and failed ones; --stale: only those made
+                           with a recipe their preset no longer has; --resume carries on after the
+                           last batch an interrupted run finished`;
 
 /** The operator's command line: the same configuration (environment) as the service. */
 async function main(argv: string[]): Promise<number> {
@@ -64,6 +66,7 @@ async function main(argv: string[]): Promise<number> {
             kind: { type: "string" },
             preset: { type: "string" },
             "only-missing": { type: "boolean" },
+            stale: { type: "boolean" },
             shelf: { type: "string" },
             resume: { type: "boolean" },
           },
@@ -73,6 +76,7 @@ async function main(argv: string[]): Promise<number> {
         if (values.preset && !config.versions.presets.all().some((p) => p.name === values.preset && (!kind || p.kind === kind))) {
           throw new ConfigError(`no preset ${JSON.stringify(values.preset)}${kind ? ` for ${kind}` : ""}`);
         }
+        if (values["only-missing"] && values.stale) throw new ConfigError("--only-missing and --stale do not go together");
         const engine = buildEngine(config, db, (m) => console.log(m));
         const checkpoint = path.join(config.dataDir, "regenerate.checkpoint.json");
         const after = values.resume ? await readCheckpoint(checkpoint) : undefined;
@@ -80,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
         try {
           const result = await regenerate(
             { prisma: db.prisma, versions: engine.services.versions, workers: engine.workers },
-            { kind: kind as never, preset: values.preset, onlyMissing: values["only-missing"], shelfId: values.shelf, after },
+            { kind: kind as never, preset: values.preset, onlyMissing: values["only-missing"], stale: values.stale, shelfId: values.shelf, after },
             async (progress) => {
               await writeCheckpoint(checkpoint, progress.lastShelfId);
               process.stderr.write(`\r${progressBar(progress.done, progress.total)} ${progress.done}/${progress.total} shelves, ${progress.queued} versions`);

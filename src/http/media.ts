@@ -100,7 +100,8 @@ async function serve(req: Request, res: Response, deps: MediaDeps & { alias: str
     if (current?.status === "READY") {
       file = { ...file, ...current };
     } else if (current?.status === "FAILED") {
-      res.status(404).type("text/plain").send(`This version could not be made: ${current.error ?? "unknown error"}`);
+      // The reason (which may name internals) is for the owner, through the API's `error`.
+      res.status(404).type("text/plain").send("This version could not be made");
       return;
     } else if (!current) {
       res.status(404).type("text/plain").send("Not found");

@@ -23,6 +23,14 @@ export interface ClaimedJob {
   attempts: number;
 }
 
+/** Attempts a job gets when storage or the database fail under it (bad input fails at once). */
+export const MAX_ATTEMPTS = 3;
+
+/** Wait before attempt `attempts + 1`: 5 s, 10 s, 20 s, … */
+export function backoffMs(attempts: number): number {
+  return 5_000 * 2 ** Math.max(0, attempts - 1);
+}
+
 export interface QueueOptions {
   /** How long a claim lasts without a heartbeat; a worker that died loses its jobs after this. */
   leaseMs: number;
@@ -43,24 +51,24 @@ export class JobQueue {
     private readonly options: QueueOptions,
   ) {}
 
-  /** Adds jobs in `tx`; a second job for a file that already has one is skipped (single flight). */
-  async enqueue(tx: Transaction | PrismaClient, jobs: NewJob[]): Promise<void> {
-    if (jobs.length === 0) return;
-    await tx.job.createMany({
+  /** Adds jobs in `tx`; a second job for a file that already has one is skipped (single flight). True when any was added. */
+  async enqueue(tx: Transaction | PrismaClient, jobs: NewJob[]): Promise<boolean> {
+    if (jobs.length === 0) return false;
+    const { count } = await tx.job.createMany({
       data: jobs.map((j) => ({ id: randomUUID(), ...j, priority: j.priority ?? 0 })),
       skipDuplicates: true,
     });
+    return count > 0;
   }
 
-  /** Takes the most urgent due job of `queue`, or null. `onlyId` takes that job only. */
-  async claim(queue: QueueName, onlyId?: string): Promise<ClaimedJob | null> {
+  /** Takes the most urgent due job of `queue`, or null. Times are the database's, shared by every process. */
+  async claim(queue: QueueName): Promise<ClaimedJob | null> {
     const leaseMs = this.options.leaseMs;
     const rows = await this.prisma.$queryRaw<ClaimedJob[]>`
       UPDATE "Job" SET "lockedBy" = ${this.workerId}, "lockedUntil" = now() + ${leaseMs} * interval '1 millisecond', "attempts" = "attempts" + 1
       WHERE "id" = (
         SELECT "id" FROM "Job"
         WHERE "queue" = ${queue} AND "runAfter" <= now() AND ("lockedUntil" IS NULL OR "lockedUntil" < now())
-          AND (${onlyId ?? null}::uuid IS NULL OR "id" = ${onlyId ?? null}::uuid)
         ORDER BY "priority" DESC, "runAfter", "createdAt"
         LIMIT 1
         FOR UPDATE SKIP LOCKED
@@ -71,31 +79,42 @@ export class JobQueue {
 
   /** Renews a claim; false when it is no longer ours (it expired and someone else took it). */
   async heartbeat(jobId: string): Promise<boolean> {
-    const { count } = await this.prisma.job.updateMany({
-      where: { id: jobId, lockedBy: this.workerId },
-      data: { lockedUntil: new Date(Date.now() + this.options.leaseMs) },
-    });
+    const count = await this.prisma.$executeRaw`
+      UPDATE "Job" SET "lockedUntil" = now() + ${this.options.leaseMs} * interval '1 millisecond'
+      WHERE "id" = ${jobId}::uuid AND "lockedBy" = ${this.workerId}`;
     return count > 0;
   }
 
-  /** Removes a finished job (inside the transaction that records its result). */
-  async complete(tx: Transaction | PrismaClient, jobId: string): Promise<void> {
-    await tx.job.deleteMany({ where: { id: jobId } });
+  /**
+   * Removes a finished job, inside the transaction that records its result; false when the job
+   * is no longer this worker's (its lease ran out and another took it), and the caller must then
+   * roll back rather than record a second result.
+   */
+  async complete(tx: Transaction | PrismaClient, jobId: string): Promise<boolean> {
+    const { count } = await tx.job.deleteMany({ where: { id: jobId, lockedBy: this.workerId } });
+    return count > 0;
   }
 
-  /** Gives a job back to run again after `delayMs`. */
-  async retryLater(jobId: string, delayMs: number, error: string): Promise<void> {
-    await this.prisma.job.updateMany({
-      where: { id: jobId, lockedBy: this.workerId },
-      data: { lockedBy: null, lockedUntil: null, runAfter: new Date(Date.now() + delayMs), lastError: error },
-    });
+  /** Gives a job back, to run again after `delayMs` (0: at once, say when this process stops). */
+  async retryLater(jobId: string, delayMs: number, error?: string): Promise<void> {
+    await this.prisma.$executeRaw`
+      UPDATE "Job" SET "lockedBy" = NULL, "lockedUntil" = NULL, "runAfter" = now() + ${delayMs} * interval '1 millisecond',
+        "lastError" = COALESCE(${error ?? null}, "lastError")
+      WHERE "id" = ${jobId}::uuid AND "lockedBy" = ${this.workerId}`;
+  }
+
+  /** Hands a job back untried (this process is stopping): the attempt does not count. */
+  async release(jobId: string): Promise<void> {
+    await this.prisma.$executeRaw`
+      UPDATE "Job" SET "lockedBy" = NULL, "lockedUntil" = NULL, "attempts" = GREATEST("attempts" - 1, 0)
+      WHERE "id" = ${jobId}::uuid AND "lockedBy" = ${this.workerId}`;
   }
 
   /** Makes a waiting job the next to run (someone is waiting on it now). */
   async hurry(fileId: string): Promise<{ queue: QueueName; id: string } | null> {
     const job = await this.prisma.job.findUnique({ where: { fileId }, select: { id: true, queue: true } });
     if (!job) return null;
-    await this.prisma.job.updateMany({ where: { id: job.id, lockedBy: null }, data: { priority: 10, runAfter: new Date() } });
+    await this.prisma.$executeRaw`UPDATE "Job" SET "priority" = 10, "runAfter" = LEAST("runAfter", now()) WHERE "id" = ${job.id}::uuid AND "lockedBy" IS NULL`;
     return { id: job.id, queue: job.queue as QueueName };
   }
 }

@@ -1,7 +1,10 @@
 import type { ClaimedJob, JobQueue, QueueName } from "./queue.js";
 
-/** Runs one claimed job to its end: it records its own result, retry or failure. */
-export type JobHandler = (job: ClaimedJob) => Promise<void>;
+/**
+ * Runs one claimed job to its end: it records its own result, retry or failure. When `signal`
+ * aborts (the process is stopping) it stops its work and hands the job back with `release`.
+ */
+export type JobHandler = (job: ClaimedJob, signal: AbortSignal) => Promise<void>;
 
 export interface WorkerOptions {
   /** Jobs of this queue run at once in this process. */
@@ -22,6 +25,7 @@ export class WorkerPool {
   private stopped = true;
   private filling: Promise<void> | undefined;
   private refill = false;
+  private abort = new AbortController();
 
   constructor(
     readonly queue: QueueName,
@@ -37,6 +41,7 @@ export class WorkerPool {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    this.abort = new AbortController();
     this.timer = setInterval(() => this.kick(), this.options.pollMs);
     this.timer.unref();
     this.kick();
@@ -60,11 +65,12 @@ export class WorkerPool {
       });
   }
 
-  /** Stops claiming and waits for the jobs under way. */
+  /** Stops claiming, stops the jobs under way (they run again elsewhere or after a restart) and waits for them. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
     await this.filling;
+    this.abort.abort();
     await Promise.allSettled([...this.running]);
   }
 
@@ -94,7 +100,7 @@ export class WorkerPool {
     const beat = setInterval(() => {
       this.jobs.heartbeat(job.id).catch(() => {});
     }, Math.max(1000, Math.floor(this.options.leaseMs / 3)));
-    const task = this.handler(job)
+    const task = this.handler(job, this.abort.signal)
       .catch((err: unknown) => {
         // The handler records its own failures; reaching here means even that failed (say the
         // database went away). The lease runs out and the job is taken again.

@@ -7,7 +7,10 @@ import type { VersionService } from "./versions.js";
 export interface RegenerateOptions {
   kind?: MediaKind;
   preset?: string;
+  /** Only versions the shelves lack (or that FAILED). */
   onlyMissing?: boolean;
+  /** Only versions made with a recipe their preset no longer has. */
+  stale?: boolean;
   shelfId?: string;
   /** Shelves are walked by id from just after this one (a checkpoint of an earlier run). */
   after?: string;
@@ -36,7 +39,9 @@ export async function regenerate(
     ...(options.kind ? { kind: options.kind } : {}),
     ...(options.shelfId ? { id: options.shelfId } : {}),
   };
-  const total = await deps.prisma.shelf.count({ where: { ...where, ...(options.after ? { id: { gt: options.after } } : {}) } });
+  const total = options.shelfId
+    ? await deps.prisma.shelf.count({ where })
+    : await deps.prisma.shelf.count({ where: { ...where, ...(options.after ? { id: { gt: options.after } } : {}) } });
   const progress: RegenerateProgress = { total, done: 0, queued: 0, lastShelfId: options.after };
   for (;;) {
     const shelves = await deps.prisma.shelf.findMany({
@@ -52,10 +57,15 @@ export async function regenerate(
     });
     const has = new Set(existing.map((f) => `${f.shelfId} ${f.variant}`));
     for (const shelf of shelves) {
-      const presets = deps.versions.presetsOf(shelf.kind).map((p) => p.name).filter((name) => !options.preset || name === options.preset);
-      for (const preset of presets) {
-        if (options.onlyMissing && has.has(`${shelf.id} ${preset}`)) continue;
-        if (await deps.versions.schedule(shelf, preset, { onlyMissing: options.onlyMissing })) progress.queued++;
+      // A missing version is made for the eager presets, or for the one preset named.
+      const presets = deps.versions
+        .presetsOf(shelf.kind)
+        .filter((p) => (options.preset ? p.name === options.preset : true))
+        .filter((p) => p.eager || options.preset || has.has(`${shelf.id} ${p.name}`));
+      for (const { name } of presets) {
+        const exists = has.has(`${shelf.id} ${name}`);
+        if (options.stale && !exists) continue;
+        if (await deps.versions.schedule(shelf, name, { onlyMissing: options.onlyMissing, staleOnly: options.stale })) progress.queued++;
       }
     }
     await Promise.all(deps.workers.map((w) => w.drain()));

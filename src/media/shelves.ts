@@ -8,7 +8,7 @@ import { MediaError } from "./errors.js";
 import { cleanTitle, stageUpload, uploadReadError, type IncomingFile, type StagedFile, type StagingOptions } from "./staging.js";
 import type { KindRegistry } from "./kinds.js";
 import type { RelationService, RelationTarget } from "./relations.js";
-import type { VersionService } from "./versions.js";
+import { parseVersionName, type VersionService } from "./versions.js";
 
 export type { MediaFile, Shelf };
 /** Names the GraphQL resolver types map the Shelf and MediaFile types to. */
@@ -34,6 +34,8 @@ export interface ThumbnailOf {
   videoId: string;
   /** "always": the first new frame is selected; "if-none": only when the video has no selection. */
   select: "always" | "if-none";
+  /** Runs last in the transaction that records the frames (the poster job removes itself there). */
+  inTransaction?: (tx: Transaction) => Promise<void>;
 }
 
 export interface ShelfPage {
@@ -159,6 +161,7 @@ export class ShelfService {
             data: { selectedThumbnailId: shelves[0].id },
           });
         }
+        await thumbnailOf?.inTransaction?.(tx);
         return shelves;
       });
       for (const queue of queues) this.deps.kick(queue);
@@ -271,6 +274,10 @@ export class ShelfService {
     // One conditional statement, so a concurrent delete gives NOT_FOUND rather than an error.
     const { count } = isUuid(id) ? await this.deps.prisma.shelf.updateMany({ where: { id, ownerId }, data }) : { count: 0 };
     if (count === 0) throw notFound(id);
+    // A video's poster frames are seen as it is: private with it, public with it.
+    if (changes.visibility != null) {
+      await this.deps.prisma.shelf.updateMany({ where: { thumbnailOfId: id, ownerId }, data: { visibility: changes.visibility } });
+    }
     return this.getOrFail(ownerId, id);
   }
 
@@ -286,6 +293,8 @@ export class ShelfService {
       // file row can be added to the shelf between reading its files and removing them.
       const { count } = await tx.shelf.updateMany({ where: { id, ownerId }, data: { updatedAt: new Date() } });
       if (count === 0) throw notFound(id);
+      // Its poster frames too: a frame's version recorded meanwhile then waits for this delete.
+      await tx.$queryRaw`SELECT 1 FROM "Shelf" WHERE "thumbnailOfId" = ${id}::uuid FOR UPDATE`;
       // The shelf's files and its poster frames' files; the frames' rows go with it (cascade).
       const files = await tx.mediaFile.findMany({
         where: { OR: [{ shelfId: id }, { shelf: { thumbnailOfId: id } }] },
@@ -301,10 +310,14 @@ export class ShelfService {
 
   /** The file stored under `name` in `storage`, whoever owns it, with its shelf's visibility (the media route serves by name). */
   async fileByName(storage: string, name: string): Promise<(MediaFile & { shelf: { visibility: Visibility; kind: MediaKind } }) | null> {
-    return this.deps.prisma.mediaFile.findUnique({
-      where: { storage_name: { storage, name } },
-      include: { shelf: { select: { visibility: true, kind: true } } },
-    });
+    const include = { shelf: { select: { visibility: true, kind: true } } };
+    const file = await this.deps.prisma.mediaFile.findUnique({ where: { storage_name: { storage, name } }, include });
+    if (file) return file;
+    // A version is remade under a new name; a link handed out earlier still reaches its bytes.
+    const version = parseVersionName(name);
+    if (!version) return null;
+    const current = await this.deps.prisma.mediaFile.findUnique({ where: { shelfId_variant: version }, include });
+    return current?.storage === storage && current.role === "VERSION" ? current : null;
   }
 
   /** Shelves by id in one query (the DataLoader batch function); null where there is none. */

@@ -4,16 +4,14 @@ import os from "node:os";
 import path from "node:path";
 import type { Shelf } from "../db/generated/client.js";
 import type { PrismaClient } from "../db/client.js";
-import type { ClaimedJob, JobQueue } from "../jobs/queue.js";
+import { backoffMs, MAX_ATTEMPTS, type ClaimedJob, type JobQueue } from "../jobs/queue.js";
 import type { StorageRegistry } from "../storage/registry.js";
-import { posterArgs, runFfmpeg, TranscodeError, type FfmpegOptions } from "../transcode/av.js";
+import { posterArgs, runFfmpeg, TranscodeAborted, TranscodeError, type FfmpegOptions } from "../transcode/av.js";
 import { MediaError } from "./errors.js";
 import type { KindRegistry } from "./kinds.js";
 import type { ShelfService } from "./shelves.js";
 import type { IncomingFile } from "./staging.js";
 import { withLocalFile } from "./staging.js";
-
-const MAX_ATTEMPTS = 3;
 
 export interface ThumbnailServiceDeps {
   prisma: PrismaClient;
@@ -35,13 +33,12 @@ export class ThumbnailService {
   constructor(private readonly deps: ThumbnailServiceDeps) {}
 
   /** The poster frames job: takes each frame with ffmpeg, then records them as image shelves. */
-  async runJob(job: ClaimedJob): Promise<void> {
+  async runJob(job: ClaimedJob, abort?: AbortSignal): Promise<void> {
     const { prisma, queue } = this.deps;
     const video = await prisma.shelf.findUnique({ where: { id: job.shelfId }, include: { files: { where: { role: "ORIGINAL" } } } });
     const original = video?.files[0];
-    const made = video ? await prisma.shelf.count({ where: { thumbnailOfId: video.id } }) : 0;
-    // Gone, or done by an earlier run that stopped before removing its job.
-    if (!video || !original || made >= this.deps.positions.length) {
+    // The video is gone. (An earlier run that recorded frames also removed this job, in one transaction.)
+    if (!video || !original) {
       await queue.complete(prisma, job.id);
       return;
     }
@@ -49,12 +46,14 @@ export class ThumbnailService {
     const workDir = await fs.mkdtemp(path.join(os.tmpdir(), "posters-"));
     try {
       if (!demuxer) throw new TranscodeError(`${original.mimeType} has no demuxer`, true);
+      // Without a known duration every position is the first frame: one is enough.
+      const positions = original.durationMs ? this.deps.positions : this.deps.positions.slice(0, 1);
       const frames = await withLocalFile(this.deps.storages.get(original.storage), original.name, async (input) => {
         const taken: Array<{ file: string; percent: number }> = [];
-        for (const [i, position] of this.deps.positions.entries()) {
+        for (const [i, position] of positions.entries()) {
           const file = path.join(workDir, `frame-${i}.png`);
           const seconds = ((original.durationMs ?? 0) * position) / 1000;
-          await runFfmpeg(posterArgs(input, demuxer, file, seconds), this.deps.ffmpeg);
+          await runFfmpeg(posterArgs(input, demuxer, file, seconds), { ...this.deps.ffmpeg, abort });
           // A seek past the last frame writes nothing; that position is skipped.
           if ((await fs.stat(file).catch(() => undefined))?.size) taken.push({ file, percent: Math.round(position * 100) });
         }
@@ -69,10 +68,22 @@ export class ThumbnailService {
           title: `${video.title} (frame at ${percent}%)`.slice(0, 200),
           visibility: video.visibility,
         })),
-        { thumbnailOf: { videoId: video.id, select: "if-none" } },
+        {
+          thumbnailOf: {
+            videoId: video.id,
+            select: "if-none",
+            // The frames and the job's end are one transaction: a crash never makes them twice.
+            inTransaction: async (tx) => {
+              if (!(await queue.complete(tx, job.id))) throw new TranscodeError("The poster frames job was taken over by another worker", true);
+            },
+          },
+        },
       );
-      await queue.complete(prisma, job.id);
     } catch (err) {
+      if (err instanceof TranscodeAborted || abort?.aborted) {
+        await queue.release(job.id);
+        return;
+      }
       const message = (err as Error).message;
       const gone = err instanceof MediaError && err.code === "NOT_FOUND";
       const permanent = gone || (err instanceof TranscodeError && err.badInput) || (err instanceof MediaError && err.code !== "STORAGE_UNAVAILABLE");
@@ -80,7 +91,7 @@ export class ThumbnailService {
         if (!gone) this.deps.log(`poster frames of shelf ${job.shelfId} failed: ${message}`);
         await queue.complete(prisma, job.id);
       } else {
-        await queue.retryLater(job.id, 5_000 * 2 ** (job.attempts - 1), message);
+        await queue.retryLater(job.id, backoffMs(job.attempts), message);
       }
     } finally {
       await fs.rm(workDir, { recursive: true, force: true });
@@ -102,7 +113,12 @@ export class ThumbnailService {
     if (!video || video.kind !== "VIDEO") throw new MediaError("NOT_FOUND", `No video shelf with id ${JSON.stringify(videoId)}`);
     if (!image) throw new MediaError("NOT_FOUND", `No shelf with id ${JSON.stringify(imageId)}`);
     if (image.thumbnailOfId !== videoId) throw new MediaError("BAD_USER_INPUT", "That image is not a poster frame of this video");
-    await this.deps.prisma.shelf.update({ where: { id: videoId }, data: { selectedThumbnailId: imageId } });
+    // Conditional, so a video or frame deleted meanwhile is NOT_FOUND rather than an error.
+    const { count } = await this.deps.prisma.shelf.updateMany({
+      where: { id: videoId, ownerId, thumbnails: { some: { id: imageId } } },
+      data: { selectedThumbnailId: imageId },
+    });
+    if (count === 0) throw new MediaError("NOT_FOUND", `No video shelf with id ${JSON.stringify(videoId)} and that poster frame`);
   }
 
   /** Uploads the owner's own poster frame for a video; it becomes the selected one. */

@@ -8,11 +8,11 @@ import { pipeline } from "node:stream/promises";
 import type { MediaFile, Shelf } from "../db/generated/client.js";
 import type { MediaKind } from "../db/generated/enums.js";
 import type { PrismaClient, Transaction } from "../db/client.js";
-import type { ClaimedJob, JobQueue, NewJob, QueueName } from "../jobs/queue.js";
-import { StorageError } from "../storage/contract.js";
+import { backoffMs, MAX_ATTEMPTS, type ClaimedJob, type JobQueue, type NewJob, type QueueName } from "../jobs/queue.js";
+import type { Storage } from "../storage/contract.js";
 import type { StorageRegistry } from "../storage/registry.js";
 import { AnalysisError, analyzeAudioVideo, type MediaInfo } from "../transcode/analyze.js";
-import { TranscodeError } from "../transcode/av.js";
+import { TranscodeAborted, TranscodeError } from "../transcode/av.js";
 import {
   IMAGE_FITS,
   IMAGE_FORMATS,
@@ -30,8 +30,8 @@ import { MediaError } from "./errors.js";
 import type { KindRegistry } from "./kinds.js";
 import { withLocalFile } from "./staging.js";
 
-const MAX_ATTEMPTS = 3;
-const RETRY_BASE_MS = 5_000;
+/** Ad-hoc transforms one shelf keeps, so one client cannot fill storage with variants. */
+const MAX_TRANSFORMS_PER_SHELF = 50;
 const PROGRESS_INTERVAL_MS = 1_000;
 /** Priority of a version someone asked for, over eager work queued in the background. */
 const ON_DEMAND_PRIORITY = 5;
@@ -103,7 +103,8 @@ export class VersionService {
       if (fileId) jobs.push({ queue, type: "version", shelfId: shelf.id, fileId, recipe: JSON.stringify(spec.recipe) });
     }
     if (shelf.kind === "VIDEO" && this.deps.settings.posterPositions.length > 0) {
-      jobs.push({ queue: "av", type: "posters", shelfId: shelf.id });
+      // Ahead of the video's transcodes on its queue: frames take seconds, a transcode minutes.
+      jobs.push({ queue: "av", type: "posters", shelfId: shelf.id, priority: 1 });
     }
     await this.deps.queue.enqueue(tx, jobs);
     return jobs.length > 0 ? [...new Set(jobs.map((j) => j.queue))] : [];
@@ -126,17 +127,28 @@ export class VersionService {
           : `${shelf.kind} shelves have no presets`,
       );
     }
-    return this.ensure(shelf, { variant: preset.name, preset: preset.name, recipe: preset.recipe });
+    return this.request(shelf, { variant: preset.name, preset: preset.name, recipe: preset.recipe }, { priority: ON_DEMAND_PRIORITY });
   }
 
-  /** An ad-hoc image version, keyed by a digest of the normalised input. */
+  /**
+   * An ad-hoc image version, keyed by a digest of the normalised input. A side asked for beyond
+   * the original's is the original's (nothing is enlarged), so such requests share one version.
+   */
   async transform(shelf: Shelf, input: TransformInput): Promise<MediaFile> {
     if (this.deps.settings.transforms === "presets-only") {
       const names = this.deps.presets.forKind(shelf.kind).map((p) => p.name).join(", ");
       throw new MediaError("BAD_USER_INPUT", `Ad-hoc transforms are turned off here; ask for a preset with version(preset): ${names}`);
     }
     const recipe = this.normalizeTransform(input);
-    return this.ensure(shelf, { variant: `t-${recipeDigest(recipe)}`, preset: null, recipe });
+    const original = await this.deps.prisma.mediaFile.findFirst({ where: { shelfId: shelf.id, role: "ORIGINAL" }, select: { width: true, height: true } });
+    if (recipe.height === undefined && original?.width) recipe.width = Math.min(recipe.width!, original.width);
+    if (recipe.width === undefined && original?.height) recipe.height = Math.min(recipe.height!, original.height);
+    const variant = `t-${recipeDigest(recipe)}`;
+    const made = await this.deps.prisma.mediaFile.count({ where: { shelfId: shelf.id, variant: { startsWith: "t-" } } });
+    if (made >= MAX_TRANSFORMS_PER_SHELF && !(await this.deps.prisma.mediaFile.count({ where: { shelfId: shelf.id, variant } }))) {
+      throw new MediaError("BAD_USER_INPUT", `A shelf keeps at most ${MAX_TRANSFORMS_PER_SHELF} transforms; use one of those it has, or a preset`);
+    }
+    return this.request(shelf, { variant, preset: null, recipe }, { priority: ON_DEMAND_PRIORITY });
   }
 
   normalizeTransform(input: TransformInput): ImageRecipe {
@@ -165,55 +177,79 @@ export class VersionService {
   }
 
   /**
-   * Queues a preset's version of a shelf to be made again (or for the first time); with
-   * `onlyMissing`, only where the shelf has none. Returns whether a job was queued.
+   * Queues a preset's version of a shelf for `regenerate`: made again (or for the first time);
+   * with `onlyMissing`, only where the shelf has none or it FAILED; with `staleOnly`, only where
+   * it was made with another recipe. Returns whether a job was queued.
    */
-  async schedule(shelf: Shelf, presetName: string, options: { onlyMissing?: boolean } = {}): Promise<boolean> {
+  async schedule(shelf: Shelf, presetName: string, options: { onlyMissing?: boolean; staleOnly?: boolean } = {}): Promise<boolean> {
     const preset = this.deps.presets.get(shelf.kind, presetName);
     if (!preset) return false;
-    const spec = { variant: preset.name, preset: preset.name, recipe: preset.recipe };
-    const queue = VersionService.queueFor(shelf.kind);
-    const job = (fileId: string): NewJob => ({ queue, type: "version", shelfId: shelf.id, fileId, recipe: JSON.stringify(spec.recipe) });
-    const existing = await this.deps.prisma.mediaFile.findUnique({ where: { shelfId_variant: { shelfId: shelf.id, variant: spec.variant } } });
-    if (existing && options.onlyMissing) return false;
-    if (existing) {
-      await this.deps.queue.enqueue(this.deps.prisma, [job(existing.id)]);
-      return true;
-    }
-    return this.deps.prisma.$transaction(async (tx) => {
-      const fileId = await this.insertPending(tx, shelf, spec);
-      if (fileId) await this.deps.queue.enqueue(tx, [job(fileId)]);
-      return fileId !== undefined;
-    });
+    if (options.staleOnly && !(await this.deps.prisma.mediaFile.count({ where: { shelfId: shelf.id, variant: preset.name } }))) return false;
+    const { queued } = await this.enqueue(shelf, { variant: preset.name, preset: preset.name, recipe: preset.recipe }, { priority: 0, ...options, remake: true });
+    return queued;
   }
 
-  /**
-   * The version row for `spec`, inserted with its job when missing; a stale or failed one (made
-   * with another recipe) gets a new job and keeps serving what it has until that is done.
-   */
-  private async ensure(shelf: Shelf, spec: VersionSpec): Promise<MediaFile> {
-    if (spec.recipe.type === "image" && shelf.kind !== "IMAGE") throw new MediaError("BAD_USER_INPUT", "Only images can be transformed");
-    const key = { shelfId_variant: { shelfId: shelf.id, variant: spec.variant } };
-    const queue = VersionService.queueFor(shelf.kind);
-    const digest = recipeDigest(spec.recipe);
-    const existing = await this.deps.prisma.mediaFile.findUnique({ where: key });
-    if (existing && existing.recipe === digest) return existing;
-    const job = (fileId: string): NewJob => ({ queue, type: "version", shelfId: shelf.id, fileId, recipe: JSON.stringify(spec.recipe), priority: ON_DEMAND_PRIORITY });
-    if (existing) {
-      await this.deps.queue.enqueue(this.deps.prisma, [job(existing.id)]);
-    } else {
-      await this.deps.prisma.$transaction(async (tx) => {
-        const fileId = await this.insertPending(tx, shelf, spec);
-        if (fileId) await this.deps.queue.enqueue(tx, [job(fileId)]);
-      });
-    }
-    this.deps.kick(queue);
-    const file = await this.deps.prisma.mediaFile.findUnique({ where: key });
-    if (!file) throw new MediaError("NOT_FOUND", `No shelf with id ${JSON.stringify(shelf.id)}`);
+  /** The version row for `spec`, queued to be made when it is missing or stale; this process's workers are told. */
+  private async request(shelf: Shelf, spec: VersionSpec, options: { priority: number }): Promise<MediaFile> {
+    const { file, queued } = await this.enqueue(shelf, spec, { ...options });
+    if (queued) this.deps.kick(VersionService.queueFor(shelf.kind));
     return file;
   }
 
-  /** Inserts a PENDING row for `spec` unless the shelf has one; returns its id when inserted. */
+  /**
+   * Inserts the version's row and its job in one transaction when the shelf has none (a
+   * concurrent request finds the row the first one inserted: one row, one job). An existing row
+   * gets a job when its recipe changed (it keeps serving its old bytes meanwhile), or when
+   * `remake` asks for one; a FAILED one only through `remake`.
+   */
+  private async enqueue(
+    shelf: Shelf,
+    spec: VersionSpec,
+    options: { priority: number; remake?: boolean; onlyMissing?: boolean; staleOnly?: boolean },
+  ): Promise<{ file: MediaFile; queued: boolean }> {
+    const key = { shelfId_variant: { shelfId: shelf.id, variant: spec.variant } };
+    const digest = recipeDigest(spec.recipe);
+    const job = (fileId: string): NewJob => ({
+      queue: VersionService.queueFor(shelf.kind),
+      type: "version",
+      shelfId: shelf.id,
+      fileId,
+      recipe: JSON.stringify(spec.recipe),
+      priority: options.priority,
+    });
+    const existing = await this.deps.prisma.mediaFile.findUnique({ where: key });
+    if (existing) {
+      const stale = existing.recipe !== digest;
+      const wanted = options.remake
+        ? options.staleOnly
+          ? stale
+          : !options.onlyMissing || existing.status === "FAILED"
+        : // A stale version that already failed to remake is not retried on every ask.
+          stale && !(existing.status === "READY" && existing.error);
+      if (!wanted) return { file: existing, queued: false };
+      const queued = await this.deps.queue.enqueue(this.deps.prisma, [job(existing.id)]);
+      return { file: existing, queued };
+    }
+    let queued = false;
+    try {
+      await this.deps.prisma.$transaction(async (tx) => {
+        const fileId = await this.insertPending(tx, shelf, spec);
+        if (fileId) queued = await this.deps.queue.enqueue(tx, [job(fileId)]);
+      });
+    } catch (err) {
+      // The shelf went away between reading it and inserting its version.
+      if ((err as { code?: string }).code === "P2003") throw notFound(shelf.id);
+      throw err;
+    }
+    const file = await this.deps.prisma.mediaFile.findUnique({ where: key });
+    if (!file) throw notFound(shelf.id);
+    return { file, queued };
+  }
+
+  /**
+   * Inserts a PENDING row for `spec` unless the shelf has one; returns its id when inserted. Its
+   * name is a placeholder that holds no bytes: each run stores under a name of its own.
+   */
   private async insertPending(tx: Transaction, shelf: Pick<Shelf, "id" | "kind">, spec: VersionSpec): Promise<string | undefined> {
     const id = randomUUID();
     const format = outputFormat(spec.recipe);
@@ -265,50 +301,56 @@ export class VersionService {
   }
 
   /** Runs one version job to its end, recording READY, a retry, or FAILED. */
-  async runJob(job: ClaimedJob): Promise<void> {
+  async runJob(job: ClaimedJob, abort?: AbortSignal): Promise<void> {
     const { prisma, queue } = this.deps;
     const file = job.fileId ? await prisma.mediaFile.findUnique({ where: { id: job.fileId }, include: { shelf: true } }) : null;
-    const original = file && (await prisma.mediaFile.findFirst({ where: { shelfId: file.shelfId, role: "ORIGINAL" } }));
-    if (!file || !original || !job.recipe) {
+    if (!file) {
       await queue.complete(prisma, job.id);
       return;
     }
-    const recipe = RecipeSchema.parse(JSON.parse(job.recipe));
-    if (job.attempts > MAX_ATTEMPTS) {
-      await this.fail(job, file, `Gave up after ${MAX_ATTEMPTS} attempts`);
-      return;
-    }
-    if (file.status !== "READY") {
-      await prisma.mediaFile.updateMany({ where: { id: file.id }, data: { status: "PROCESSING", progress: recipe.type === "image" ? null : 0, error: null } });
-    }
     const workDir = await fs.mkdtemp(path.join(os.tmpdir(), "version-"));
-    const format = outputFormat(recipe);
-    const storage = this.deps.storages.get(file.storage);
-    let staged: string | undefined;
+    let stored: { storage: Storage; name: string } | undefined;
     try {
+      if (job.attempts > MAX_ATTEMPTS) throw new TranscodeError(`Gave up after ${MAX_ATTEMPTS} attempts`, true);
+      const parsed = RecipeSchema.safeParse(JSON.parse(job.recipe ?? "null"));
+      if (!parsed.success) throw new TranscodeError("The version's recipe is not valid", true);
+      const recipe = parsed.data;
+      const original = await prisma.mediaFile.findFirst({ where: { shelfId: file.shelfId, role: "ORIGINAL" } });
+      if (!original) throw new TranscodeError("The shelf has no original", true);
+      if (file.status !== "READY") {
+        await prisma.mediaFile.updateMany({ where: { id: file.id }, data: { status: "PROCESSING", progress: recipe.type === "image" ? null : 0, error: null } });
+      }
+      const format = outputFormat(recipe);
       const output = path.join(workDir, `out.${format.extension}`);
-      let info = await this.transcode(original, file.shelf.kind, output, recipe, file.id);
+      let info = await this.transcode(original, file.shelf.kind, output, recipe, file.id, abort);
       if (format.demuxer) {
         info = await analyzeAudioVideo(output, format.demuxer, this.deps.settings.ffprobe);
         checkComplete(original.durationMs, info.durationMs);
       }
       const { size, checksum } = await digestFile(output);
-      staged = await storage.save(`.incoming/${job.id}.${format.extension}`, createReadStream(output), { contentType: format.mimeType });
-      const tag = recipeDigest(recipe).slice(0, 8);
-      let name = versionName(file.shelfId, file.variant, tag, format.extension);
-      // Remade with the same recipe: new bytes under a new name, so the old ones serve until the switch.
-      if (file.status === "READY" && file.name === name) name = versionName(file.shelfId, file.variant, `${tag}-${job.id.slice(0, 8)}`, format.extension);
-      await moveReplacing(storage, staged, name);
-      staged = undefined;
+      // Every run stores under a name of its own: no two runs (nor a run and a pending delete of
+      // an earlier name) ever touch the same object.
+      const storage = this.deps.storages.get(file.storage);
+      const run = randomUUID().slice(0, 8);
+      const staged = await storage.save(`.incoming/${job.id}-${run}.${format.extension}`, createReadStream(output), { contentType: format.mimeType });
+      stored = { storage, name: staged };
+      const name = versionName(file.shelfId, file.variant, `${recipeDigest(recipe).slice(0, 8)}-${run}`, format.extension);
+      await storage.move(staged, name);
+      stored = { storage, name };
       const recorded = await this.record(job, file, { name, size, checksum, mimeType: format.mimeType, info, recipe: recipeDigest(recipe) });
-      if (!recorded) {
-        await storage.delete(name).catch(() => {});
-      } else {
+      if (recorded) {
+        stored = undefined;
         this.generations++;
         this.deps.log(`made version ${file.variant} of shelf ${file.shelfId} (${size} bytes)`);
+      } else {
+        this.deps.log(`version ${file.variant} of shelf ${file.shelfId} was made after its shelf was deleted (or by another worker); its bytes are removed`);
       }
     } catch (err) {
-      if (staged) await storage.delete(staged).catch(() => {});
+      if (err instanceof TranscodeAborted || abort?.aborted) {
+        await prisma.mediaFile.updateMany({ where: { id: file.id, status: "PROCESSING" }, data: { status: "PENDING", progress: null } });
+        await queue.release(job.id);
+        return;
+      }
       const message = (err as Error).message;
       const badInput = (err instanceof TranscodeError || err instanceof AnalysisError) && err.badInput;
       if (badInput || job.attempts >= MAX_ATTEMPTS) {
@@ -316,16 +358,17 @@ export class VersionService {
       } else {
         this.deps.log(`version ${file.variant} of shelf ${file.shelfId}: attempt ${job.attempts} failed, retrying: ${message}`);
         await prisma.mediaFile.updateMany({ where: { id: file.id, status: "PROCESSING" }, data: { status: "PENDING", error: message } });
-        await queue.retryLater(job.id, RETRY_BASE_MS * 2 ** (job.attempts - 1), message);
+        await queue.retryLater(job.id, backoffMs(job.attempts), message);
       }
     } finally {
+      if (stored) await stored.storage.delete(stored.name).catch(() => {});
       await fs.rm(workDir, { recursive: true, force: true });
       this.settled.emit(file.id);
     }
   }
 
   /** Reads the original (a local copy when its storage has no path) and runs the first transcoder that accepts it. */
-  private async transcode(original: MediaFile, kind: MediaKind, output: string, recipe: Recipe, fileId: string): Promise<MediaInfo> {
+  private async transcode(original: MediaFile, kind: MediaKind, output: string, recipe: Recipe, fileId: string, abort?: AbortSignal): Promise<MediaInfo> {
     const format = this.deps.kinds.forMimeType(original.mimeType)?.format;
     const reportProgress = throttledProgress((progress) =>
       this.deps.prisma.mediaFile.updateMany({ where: { id: fileId, status: "PROCESSING" }, data: { progress } }),
@@ -335,9 +378,9 @@ export class VersionService {
       const transcoder = this.deps.transcoders.find((t) => t.accepts(source, recipe));
       if (!transcoder) throw new TranscodeError(`No transcoder makes a ${recipe.type} version of ${original.mimeType} (${kind})`, true);
       try {
-        return await transcoder.run(source, output, recipe, { onProgress: reportProgress });
+        return await transcoder.run(source, output, recipe, { onProgress: reportProgress, abort });
       } catch (err) {
-        if (err instanceof TranscodeError) throw err;
+        if (err instanceof TranscodeError || err instanceof TranscodeAborted) throw err;
         // The decoders' own errors (sharp's) are about the input: a corrupt or hostile file.
         throw new TranscodeError(`The ${kind.toLowerCase()} could not be transcoded: ${(err as Error).message}`, true);
       }
@@ -345,9 +388,9 @@ export class VersionService {
   }
 
   /**
-   * Records a made version, unless its shelf was deleted meanwhile (then the caller removes the
-   * bytes). The shelf row is share-locked first, so a concurrent delete either sees the new name
-   * or runs after this and finds nothing.
+   * Records a made version, unless its shelf was deleted meanwhile or the job is no longer this
+   * worker's (then the caller removes the bytes). The shelf row is share-locked first, so a
+   * concurrent delete either sees the new name or runs after this and finds nothing.
    */
   private async record(
     job: ClaimedJob,
@@ -357,7 +400,7 @@ export class VersionService {
     return this.deps.prisma.$transaction(async (tx) => {
       const shelf = await tx.$queryRaw<unknown[]>`SELECT 1 FROM "Shelf" WHERE "id" = ${file.shelfId}::uuid FOR SHARE`;
       const current = shelf.length > 0 ? await tx.mediaFile.findUnique({ where: { id: file.id } }) : null;
-      if (!current) return false;
+      if (!current || !(await this.deps.queue.complete(tx, job.id))) return false;
       await tx.mediaFile.update({
         where: { id: file.id },
         data: {
@@ -378,9 +421,8 @@ export class VersionService {
           error: null,
         },
       });
-      // A stale version's old bytes go once the new ones are recorded.
-      if (current.name !== made.name) await tx.storageDeletion.create({ data: { storage: current.storage, name: current.name } });
-      await this.deps.queue.complete(tx, job.id);
+      // The bytes this version had before (a stale version's, or none behind a placeholder) go.
+      await tx.storageDeletion.create({ data: { storage: current.storage, name: current.name } });
       return true;
     });
   }
@@ -389,9 +431,9 @@ export class VersionService {
   private async fail(job: ClaimedJob, file: MediaFile, message: string): Promise<void> {
     this.deps.log(`version ${file.variant} of shelf ${file.shelfId} failed: ${message}`);
     await this.deps.prisma.$transaction(async (tx) => {
+      if (!(await this.deps.queue.complete(tx, job.id))) return;
       await tx.mediaFile.updateMany({ where: { id: file.id, status: { not: "READY" } }, data: { status: "FAILED", error: message, progress: null } });
       await tx.mediaFile.updateMany({ where: { id: file.id, status: "READY" }, data: { error: message } });
-      await this.deps.queue.complete(tx, job.id);
     });
   }
 }
@@ -415,15 +457,10 @@ export function versionName(shelfId: string, variant: string, tag: string, exten
   return `versions/${shelfId}/${variant}.${tag}.${extension}`;
 }
 
-/** Moves staged bytes to a version's reserved name; bytes already there are an earlier, unrecorded try. */
-async function moveReplacing(storage: ReturnType<StorageRegistry["get"]>, from: string, to: string): Promise<void> {
-  try {
-    await storage.move(from, to);
-  } catch (err) {
-    if (!(err instanceof StorageError && err.code === "EXISTS")) throw err;
-    await storage.delete(to);
-    await storage.move(from, to);
-  }
+/** The shelf and variant a version's storage name names (its tag changes each time it is made). */
+export function parseVersionName(name: string): { shelfId: string; variant: string } | undefined {
+  const match = /^versions\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/([a-z0-9-]+)\.[^/]+$/.exec(name);
+  return match ? { shelfId: match[1]!, variant: match[2]! } : undefined;
 }
 
 async function digestFile(file: string): Promise<{ size: number; checksum: string }> {
@@ -436,6 +473,10 @@ async function digestFile(file: string): Promise<{ size: number; checksum: strin
     }
   });
   return { size, checksum: hash.digest("hex") };
+}
+
+function notFound(id: string): MediaError {
+  return new MediaError("NOT_FOUND", `No shelf with id ${JSON.stringify(id)}`);
 }
 
 /** Progress writes at most once a second, never blocking the transcode. */

@@ -6,6 +6,14 @@ export interface FfmpegOptions {
   timeoutMs: number;
 }
 
+/** The work was stopped from outside (the process is shutting down); the job runs again later. */
+export class TranscodeAborted extends Error {
+  constructor() {
+    super("Transcoding was stopped: the process is shutting down");
+    this.name = "TranscodeAborted";
+  }
+}
+
 export class TranscodeError extends Error {
   constructor(
     message: string,
@@ -90,7 +98,7 @@ export function posterArgs(input: string, demuxer: string, output: string, secon
  */
 export async function runFfmpeg(
   args: string[],
-  options: FfmpegOptions & { durationMs?: number; onProgress?: (fraction: number) => void },
+  options: FfmpegOptions & { durationMs?: number; onProgress?: (fraction: number) => void; abort?: AbortSignal },
 ): Promise<void> {
   let pending = "";
   const onStdout = (chunk: Buffer) => {
@@ -106,10 +114,11 @@ export async function runFfmpeg(
   };
   let result;
   try {
-    result = await runProcess(options.ffmpegPath, args, { timeoutMs: options.timeoutMs, maxStdout: 0, onStdout });
+    result = await runProcess(options.ffmpegPath, args, { timeoutMs: options.timeoutMs, maxStdout: 0, onStdout, abort: options.abort });
   } catch (err) {
     throw new TranscodeError(`ffmpeg could not be started: ${(err as Error).message}`, false);
   }
+  if (result.aborted) throw new TranscodeAborted();
   if (result.timedOut) throw new TranscodeError(`Transcoding took longer than ${Math.round(options.timeoutMs / 1000)} s and was stopped`, true);
   if (result.code !== 0) {
     const reason = result.stderr.trim().split("\n").pop() || `exit code ${result.code ?? result.signal}`;

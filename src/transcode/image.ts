@@ -2,6 +2,9 @@ import sharp from "sharp";
 import type { MediaInfo } from "./analyze.js";
 import type { ImageRecipe } from "./presets.js";
 
+// Every version is made from a different file: sharp's operation cache would only hold memory.
+sharp.cache(false);
+
 export interface ImageLimits {
   maxPixels: number;
   timeoutSeconds: number;
@@ -16,7 +19,8 @@ export interface ImageLimits {
 export async function transcodeImage(input: string, output: string, recipe: ImageRecipe, limits: ImageLimits): Promise<MediaInfo> {
   let pipeline = sharp(input, { failOn: "warning", limitInputPixels: limits.maxPixels, animated: false })
     .autoOrient()
-    .resize({ width: recipe.width, height: recipe.height, fit: recipe.fit, withoutEnlargement: true })
+    // "contain" pads: transparent where the format keeps alpha (JPEG is flattened below).
+    .resize({ width: recipe.width, height: recipe.height, fit: recipe.fit, withoutEnlargement: true, background: { r: 0, g: 0, b: 0, alpha: 0 } })
     .timeout({ seconds: limits.timeoutSeconds });
   switch (recipe.format) {
     case "webp":

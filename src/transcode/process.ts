@@ -8,6 +8,8 @@ export interface RunOptions {
   maxStderr?: number;
   /** Sees every chunk of stdout as it arrives (progress reports), whether or not it is kept. */
   onStdout?: (chunk: Buffer) => void;
+  /** Kills the process when it aborts (the result then has `aborted`). */
+  abort?: AbortSignal;
 }
 
 export interface RunResult {
@@ -16,6 +18,7 @@ export interface RunResult {
   stdout: string;
   stderr: string;
   timedOut: boolean;
+  aborted: boolean;
 }
 
 /**
@@ -49,19 +52,29 @@ export function runProcess(command: string, args: string[], options: RunOptions)
       timedOut = true;
       child.kill("SIGKILL");
     }, options.timeoutMs);
+    let aborted = false;
+    const onAbort = () => {
+      aborted = true;
+      child.kill("SIGKILL");
+    };
+    if (options.abort?.aborted) onAbort();
+    options.abort?.addEventListener("abort", onAbort, { once: true });
 
     child.once("error", (error) => {
       clearTimeout(timer);
+      options.abort?.removeEventListener("abort", onAbort);
       reject(error);
     });
     child.once("close", (code, signal) => {
       clearTimeout(timer);
+      options.abort?.removeEventListener("abort", onAbort);
       resolve({
         code,
         signal,
         stdout: Buffer.concat(out).toString("utf8"),
         stderr: err.toString("utf8"),
         timedOut,
+        aborted,
       });
     });
   });

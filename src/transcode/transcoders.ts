@@ -14,6 +14,8 @@ export interface SourceFile {
 
 export interface TranscodeRun {
   onProgress?: (fraction: number) => void;
+  /** Stops the work (the process is shutting down). */
+  abort?: AbortSignal;
 }
 
 export interface Transcoder {
@@ -41,7 +43,7 @@ export function defaultTranscoders(settings: TranscoderSettings): Transcoder[] {
       accepts: (source, recipe) => recipe.type === "video" && source.demuxer !== undefined && source.mimeType.startsWith("video/"),
       run: async (source, output, recipe, run) => {
         const args = videoArgs(source.path, source.demuxer!, output, recipe as Extract<Recipe, { type: "video" }>);
-        await runFfmpeg(args, { ...settings.ffmpeg, durationMs: source.durationMs, onProgress: run.onProgress });
+        await runFfmpeg(args, { ...settings.ffmpeg, durationMs: source.durationMs, onProgress: run.onProgress, abort: run.abort });
         return {};
       },
     },
@@ -50,7 +52,7 @@ export function defaultTranscoders(settings: TranscoderSettings): Transcoder[] {
       accepts: (source, recipe) => recipe.type === "audio" && source.demuxer !== undefined,
       run: async (source, output, recipe, run) => {
         const args = audioArgs(source.path, source.demuxer!, output, recipe as Extract<Recipe, { type: "audio" }>);
-        await runFfmpeg(args, { ...settings.ffmpeg, durationMs: source.durationMs, onProgress: run.onProgress });
+        await runFfmpeg(args, { ...settings.ffmpeg, durationMs: source.durationMs, onProgress: run.onProgress, abort: run.abort });
         return {};
       },
     },
