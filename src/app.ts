@@ -11,6 +11,7 @@ import { resolvers } from "./graphql/resolvers/index.js";
 import { createHttpApp } from "./http/server.js";
 import { DeletionQueue } from "./media/deletions.js";
 import { KindRegistry } from "./media/kinds.js";
+import { ShelfListing } from "./media/listing.js";
 import type { Services } from "./media/services.js";
 import { RelationService } from "./media/relations.js";
 import { ShelfService } from "./media/shelves.js";
@@ -62,7 +63,8 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
       },
     });
     const apiKeys = new ApiKeyService(db.prisma);
-    const services: Services = { storages, kinds, shelves, relations, deletions };
+    const listing = new ShelfListing(db.prisma, relations);
+    const services: Services = { storages, kinds, shelves, relations, listing, deletions };
 
     const { app, apollo } = await createHttpApp({
       typeDefs: await fs.readFile(SCHEMA_FILE, "utf8"),

@@ -1,6 +1,7 @@
 import type { StorageRegistry } from "../storage/registry.js";
 import type { DeletionQueue } from "./deletions.js";
 import type { KindRegistry } from "./kinds.js";
+import type { ShelfListing } from "./listing.js";
 import type { RelationService } from "./relations.js";
 import type { ShelfService } from "./shelves.js";
 
@@ -10,5 +11,6 @@ export interface Services {
   kinds: KindRegistry;
   shelves: ShelfService;
   relations: RelationService;
+  listing: ShelfListing;
   deletions: DeletionQueue;
 }
