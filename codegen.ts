@@ -26,6 +26,7 @@ const config: CodegenConfig = {
           DocumentShelf: "../../media/shelves.js#ShelfModel",
           MediaFile: "../../media/shelves.js#MediaFileModel",
           ShelfRelation: "../../media/relations.js#ShelfRelationModel",
+          ShelfConnection: "../context.js#ShelfConnectionParent",
           Library: "../context.js#LibraryParent",
           Viewer: "../context.js#LibraryParent",
           MediaKindInfo: "../../media/kinds.js#KindSpec",

@@ -4,6 +4,7 @@ import { JobQueue, type QueueName } from "./jobs/queue.js";
 import { WorkerPool } from "./jobs/workers.js";
 import { DeletionQueue } from "./media/deletions.js";
 import { KindRegistry } from "./media/kinds.js";
+import { ShelfListing } from "./media/listing.js";
 import { RelationService } from "./media/relations.js";
 import type { Services } from "./media/services.js";
 import { ShelfService } from "./media/shelves.js";
@@ -85,7 +86,7 @@ export function buildEngine(config: Config, db: Database, log: (message: string)
   pools.set("av", new WorkerPool("av", queue, handle, { ...poolOptions, concurrency: config.jobs.avConcurrency }));
   const workers = [...pools.values()].filter((p) => p.concurrency > 0);
   return {
-    services: { storages, kinds, shelves, relations, deletions, versions, thumbnails },
+    services: { storages, kinds, shelves, relations, listing: new ShelfListing(db.prisma, relations), deletions, versions, thumbnails },
     workers,
     async close() {
       await Promise.all(workers.map((w) => w.stop()));

@@ -1,5 +1,6 @@
 import type { Viewer } from "../auth/viewer.js";
 import type { Services } from "../media/services.js";
+import type { Shelf } from "../media/shelves.js";
 import type { Loaders } from "./loaders.js";
 
 /** What every resolver gets: who is asking, the services, and this request's loaders. */
@@ -13,6 +14,13 @@ export interface Context {
 export interface LibraryParent {
   ownerId: string;
   admin?: boolean;
+}
+
+/** A page of shelves; its total is counted only when the field is selected. */
+export interface ShelfConnectionParent {
+  edges: Array<{ cursor: string; node: Shelf }>;
+  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
+  totalCount: () => Promise<number>;
 }
 
 export interface DeleteShelfResult {

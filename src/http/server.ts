@@ -4,11 +4,13 @@ import { maxAliasesRule } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { expressMiddleware } from "@as-integrations/express5";
+import { makeExecutableSchema } from "@graphql-tools/schema";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { GraphQLError, type ValidationContext } from "graphql";
 import type { Viewer } from "../auth/viewer.js";
 import type { Context } from "../graphql/context.js";
 import { createErrorFormatter } from "../graphql/errors.js";
+import { compiledExecution } from "../graphql/executor.js";
 import { createLoaders } from "../graphql/loaders.js";
 import { uploadRequestRules } from "../graphql/uploads.js";
 import { MediaError } from "../media/errors.js";
@@ -35,8 +37,7 @@ const HTTP_STATUS: Record<string, number> = { UNAUTHENTICATED: 401, FORBIDDEN: 4
 
 export async function createHttpApp(options: HttpOptions): Promise<{ app: express.Express; apollo: ApolloServer<Context> }> {
   const apollo = new ApolloServer<Context>({
-    typeDefs: options.typeDefs,
-    resolvers: options.resolvers as never,
+    gateway: compiledExecution(makeExecutableSchema({ typeDefs: options.typeDefs, resolvers: options.resolvers as never })),
     csrfPrevention: true,
     // The process entry shuts everything down in order on a signal; the server must not do it on its own.
     stopOnTerminationSignals: false,

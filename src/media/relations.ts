@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { PrismaClient } from "../db/client.js";
-import type { MediaKind } from "../db/generated/enums.js";
-import type { Shelf, ShelfRelation } from "../db/generated/client.js";
+import type { ShelfRelation } from "../db/generated/client.js";
 import { MediaError } from "./errors.js";
 
 export type { ShelfRelation };
@@ -77,17 +76,6 @@ export class RelationService {
     const { model, objectId } = this.validate(target);
     const { count } = await this.prisma.shelfRelation.deleteMany({ where: { ownerId, model, objectId } });
     return count;
-  }
-
-  /** The owner's shelves attached to a record, in the record's order. */
-  async shelvesFor(ownerId: string, target: RelationTarget, kind?: MediaKind | null): Promise<Shelf[]> {
-    const { model, objectId } = this.validate(target);
-    const relations = await this.prisma.shelfRelation.findMany({
-      where: { ownerId, model, objectId, ...(kind ? { shelf: { kind } } : {}) },
-      orderBy: [{ position: "asc" }, { createdAt: "asc" }],
-      include: { shelf: true },
-    });
-    return relations.map((r) => r.shelf);
   }
 
   /**

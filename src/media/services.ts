@@ -1,6 +1,7 @@
 import type { StorageRegistry } from "../storage/registry.js";
 import type { DeletionQueue } from "./deletions.js";
 import type { KindRegistry } from "./kinds.js";
+import type { ShelfListing } from "./listing.js";
 import type { RelationService } from "./relations.js";
 import type { ShelfService } from "./shelves.js";
 import type { ThumbnailService } from "./thumbnails.js";
@@ -12,6 +13,7 @@ export interface Services {
   kinds: KindRegistry;
   shelves: ShelfService;
   relations: RelationService;
+  listing: ShelfListing;
   deletions: DeletionQueue;
   versions: VersionService;
   thumbnails: ThumbnailService;

@@ -16,7 +16,6 @@ export type ShelfModel = Shelf;
 export type MediaFileModel = MediaFile;
 
 export const ORIGINAL_VARIANT = "original";
-const MAX_PAGE_SIZE = 100;
 /** Longest storage name recorded; S3 keys and most file systems' paths allow about 1024. */
 const MAX_NAME_LENGTH = 512;
 
@@ -36,12 +35,6 @@ export interface ThumbnailOf {
   select: "always" | "if-none";
   /** Runs last in the transaction that records the frames (the poster job removes itself there). */
   inTransaction?: (tx: Transaction) => Promise<void>;
-}
-
-export interface ShelfPage {
-  shelves: Shelf[];
-  hasNextPage: boolean;
-  totalCount: number;
 }
 
 export interface ShelfServiceDeps {
@@ -229,43 +222,6 @@ export class ShelfService {
     return shelf;
   }
 
-  /** The owner's shelves, newest first, after the opaque cursor `after`. */
-  async list(
-    ownerId: string,
-    options: { kind?: MediaKind | null; relatedTo?: RelationTarget | null; first?: number | null; after?: string | null },
-  ): Promise<ShelfPage> {
-    const first = options.first ?? 20;
-    if (first < 0 || first > MAX_PAGE_SIZE) {
-      throw new MediaError("BAD_USER_INPUT", `first must be between 0 and ${MAX_PAGE_SIZE}`);
-    }
-    const related = options.relatedTo ? this.deps.relations.validate(options.relatedTo) : undefined;
-    const where = {
-      ownerId,
-      // A video's poster frames belong to it, not to the library's list (unless attached to a record).
-      ...(related ? {} : { thumbnailOfId: null }),
-      ...(options.kind ? { kind: options.kind } : {}),
-      ...(related ? { relations: { some: { ownerId, model: related.model, objectId: related.objectId } } } : {}),
-    };
-    const position = options.after ? decodeCursor(options.after) : undefined;
-    const [rows, totalCount] = await Promise.all([
-      this.deps.prisma.shelf.findMany({
-        where: position
-          ? {
-              ...where,
-              OR: [
-                { createdAt: { lt: position.createdAt } },
-                { createdAt: position.createdAt, id: { lt: position.id } },
-              ],
-            }
-          : where,
-        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-        take: first + 1,
-      }),
-      this.deps.prisma.shelf.count({ where }),
-    ]);
-    return { shelves: rows.slice(0, first), hasNextPage: rows.length > first, totalCount };
-  }
-
   async update(ownerId: string, id: string, changes: { title?: string | null; visibility?: Visibility | null }): Promise<Shelf> {
     const data = {
       ...(changes.title != null ? { title: cleanTitle(changes.title) } : {}),
@@ -337,19 +293,6 @@ export class ShelfService {
     for (const file of files) byShelf.get(file.shelfId)?.push(file);
     return shelfIds.map((id) => byShelf.get(id) ?? []);
   }
-}
-
-export function encodeCursor(shelf: Pick<Shelf, "createdAt" | "id">): string {
-  return Buffer.from(`${shelf.createdAt.toISOString()}|${shelf.id}`).toString("base64url");
-}
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [iso, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
-  const createdAt = new Date(iso ?? "");
-  if (!id || !isUuid(id) || Number.isNaN(createdAt.getTime())) {
-    throw new MediaError("BAD_USER_INPUT", "The cursor is not valid");
-  }
-  return { createdAt, id };
 }
 
 function notFound(id: string): MediaError {

@@ -2,6 +2,11 @@ import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObje
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
+/** Longest rounding of a link's expiry, in seconds. */
+const MAX_EXPIRY_STEP = 60;
+/** Most query strings kept for reuse. */
+const MAX_RECENT = 10_000;
+
 /**
  * Signed, expiring links for files the service serves itself: an HMAC over the storage alias,
  * the name, the expiry and the download flag, so none of them can be changed without the key.
@@ -9,6 +14,8 @@ import path from "node:path";
 export class UrlSigner {
   /** Imported once: signing runs for every file URL a response carries. */
   private readonly key: KeyObject;
+  /** Query strings made in the current steps, by expiry, scope, name and download flag. */
+  private readonly recent = new Map<string, string>();
 
   constructor(key: string | Buffer) {
     const bytes = Buffer.isBuffer(key) ? key : Buffer.from(key, "utf8");
@@ -20,13 +27,25 @@ export class UrlSigner {
     return createHmac("sha256", this.key).update(`${scope}\n${name}\n${expires}\n${download ? 1 : 0}`).digest("base64url");
   }
 
-  /** The query string that makes a link to `name` valid until `expiresIn` seconds from now. */
+  /**
+   * The query string that makes a link to `name` valid for `expiresIn` seconds from now. The
+   * expiry is rounded up to a step of a tenth of the lifetime (at most a minute), so every link
+   * to a file made within one step is the same link: signed once, and cacheable downstream.
+   */
   query(scope: string, name: string, expiresIn: number, download: boolean, now = Date.now()): string {
-    const expires = Math.floor(now / 1000) + Math.max(1, Math.floor(expiresIn));
-    const params = new URLSearchParams({ expires: String(expires) });
-    if (download) params.set("download", "1");
-    params.set("signature", this.sign(scope, name, expires, download));
-    return params.toString();
+    const lifetime = Math.max(1, Math.floor(expiresIn));
+    const step = Math.max(1, Math.min(MAX_EXPIRY_STEP, Math.floor(lifetime / 10)));
+    const expires = Math.ceil((Math.floor(now / 1000) + lifetime) / step) * step;
+    const key = `${expires}\n${scope}\n${name}\n${download ? 1 : 0}`;
+    let query = this.recent.get(key);
+    if (query === undefined) {
+      // expires is digits and the signature base64url: neither needs escaping.
+      query = `expires=${expires}${download ? "&download=1" : ""}&signature=${this.sign(scope, name, expires, download)}`;
+      // Bounded: entries of past steps are never asked for again, so starting over loses little.
+      if (this.recent.size >= MAX_RECENT) this.recent.clear();
+      this.recent.set(key, query);
+    }
+    return query;
   }
 
   /** "valid", or why not: a link that was changed or has expired gets the same 403. */

@@ -1,6 +1,19 @@
-import { encodeCursor } from "../../media/shelves.js";
+import { encodeCursor, type ListedShelf } from "../../media/listing.js";
+import type { Shelf } from "../../media/shelves.js";
+import type { Context } from "../context.js";
 import type { Resolvers } from "../generated/resolvers.js";
 import { libraryFor, ownerForShelf } from "./scope.js";
+
+/**
+ * Hands the files and relations read with a listed shelf to this request's loaders, so the
+ * shelf's fields resolve without another query.
+ */
+function primed({ shelf, files, relations }: ListedShelf, loaders: Context["loaders"]): Shelf {
+  loaders.shelfById.prime(shelf.id, shelf);
+  loaders.filesByShelf.prime(shelf.id, files);
+  loaders.relationsByShelf.prime(shelf.id, relations);
+  return shelf;
+}
 
 export const queryResolvers: Resolvers = {
   Query: {
@@ -8,7 +21,8 @@ export const queryResolvers: Resolvers = {
     library: (_parent, { ownerId }, { viewer }) => libraryFor(viewer, ownerId),
     shelf: async (_parent, { id }, { viewer, services }) => services.shelves.get(await ownerForShelf(viewer, services, id), id),
     mediaKinds: (_parent, _args, { services }) => [...services.kinds.all()],
-    shelvesFor: (_parent, { target, kind }, { viewer, services }) => services.relations.shelvesFor(viewer.ownerId, target, kind),
+    shelvesFor: async (_parent, { target, kind }, { viewer, services, loaders }) =>
+      (await services.listing.shelvesFor(viewer.ownerId, target, kind)).map((listed) => primed(listed, loaders)),
   },
   Viewer: {
     id: ({ ownerId }) => ownerId,
@@ -17,9 +31,12 @@ export const queryResolvers: Resolvers = {
   },
   Library: {
     ownerId: ({ ownerId }) => ownerId,
-    shelfSet: async ({ ownerId }, { kind, relatedTo, first, after }, { services }) => {
-      const page = await services.shelves.list(ownerId, { kind, relatedTo, first, after });
-      const edges = page.shelves.map((node) => ({ cursor: encodeCursor(node), node }));
+    shelfSet: async ({ ownerId }, { kind, relatedTo, first, after }, { services, loaders }) => {
+      const page = await services.listing.page(ownerId, { kind, relatedTo, first, after });
+      const edges = page.shelves.map((listed) => {
+        const node = primed(listed, loaders);
+        return { cursor: encodeCursor(node), node };
+      });
       return {
         edges,
         totalCount: page.totalCount,
@@ -31,6 +48,9 @@ export const queryResolvers: Resolvers = {
         },
       };
     },
+  },
+  ShelfConnection: {
+    totalCount: (connection) => connection.totalCount(),
   },
   MediaKindInfo: {
     formats: (spec) => spec.formats.map((f) => ({ mimeType: f.mimeType, extension: f.extension })),
