@@ -17,6 +17,7 @@ import {
   VideoThumbnailsDocument,
   DeleteShelfDocument,
   UpdateShelfDocument,
+  ShelfSetDocument,
 } from "./generated/graphql.js";
 import { errorCode, gql, upload, uploadShelf } from "./helpers/graphql.js";
 import { makeAv, makeImage, makeMp3, makeMp4 } from "./helpers/media.js";
@@ -320,6 +321,12 @@ describe("audio and video versions", () => {
       server.app.db.prisma.$executeRaw`UPDATE "Shelf" SET "selectedThumbnailId" = ${custom.data!.addVideoThumbnail.id}::uuid WHERE "id" = ${other.id}::uuid`,
       /unique/i,
     );
+
+    // The library lists the video, not its frames.
+    const listed = await gql(server.url, ShelfSetDocument, { first: 100 });
+    const ids = listed.data!.viewer.library.shelfSet.edges.map((e) => e.node.id);
+    assert.ok(ids.includes(shelf.id));
+    assert.ok(video.thumbnails.every((t) => !ids.includes(t.id)), "poster frames are not in the library's list");
 
     // Its frames are seen as the video is: public with it, private again with it.
     const visibilityOf = async () =>
