@@ -1,5 +1,6 @@
 import { startApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
+import { closeOnSignal } from "./shutdown.js";
 
 /** Process entry: load the configuration, start the service, shut down cleanly on a signal. */
 async function main(): Promise<void> {
@@ -12,21 +13,7 @@ async function main(): Promise<void> {
       `no AUTH_JWT_SECRET or AUTH_JWKS_URL set: every request acts as the single local owner "${config.auth.localOwnerId}" (quick start only)`,
     );
   }
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`${signal} received, shutting down`);
-    app.close().then(
-      () => process.exit(0),
-      (err) => {
-        console.error(err);
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGTERM", () => stop("SIGTERM"));
+  closeOnSignal("shutting down", () => app.close());
 }
 
 main().catch((err) => {

@@ -2,6 +2,7 @@ import { ConfigError, loadConfig } from "./config.js";
 import { openDatabase } from "./db/client.js";
 import { applyPendingMigrations } from "./db/migrate.js";
 import { buildEngine } from "./services.js";
+import { closeOnSignal } from "./shutdown.js";
 
 /**
  * A process that only runs transcoding jobs (`npm run worker`), beside service instances on the
@@ -17,21 +18,10 @@ async function main(): Promise<void> {
   engine.services.deletions.start();
   for (const pool of engine.workers) pool.start();
   console.log(`worker running: ${engine.workers.map((w) => `${w.queue} ×${w.concurrency}`).join(", ")}`);
-  const stop = (signal: string) => {
-    console.log(`${signal} received, finishing the jobs under way`);
-    engine
-      .close()
-      .then(() => db.close())
-      .then(
-        () => process.exit(0),
-        (err) => {
-          console.error(err);
-          process.exit(1);
-        },
-      );
-  };
-  process.once("SIGINT", () => stop("SIGINT"));
-  process.once("SIGTERM", () => stop("SIGTERM"));
+  closeOnSignal("finishing: the jobs under way are handed back", async () => {
+    await engine.close();
+    await db.close();
+  });
 }
 
 main().catch((err) => {

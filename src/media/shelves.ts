@@ -5,7 +5,7 @@ import type { StorageRegistry } from "../storage/registry.js";
 import type { DeletionQueue } from "./deletions.js";
 import { StorageError } from "../storage/contract.js";
 import { MediaError } from "./errors.js";
-import { cleanTitle, stageUpload, uploadReadError, type IncomingFile, type StagedFile, type StagingOptions } from "./staging.js";
+import { cleanTitle, infoColumns, stageUpload, uploadReadError, type IncomingFile, type StagedFile, type StagingOptions } from "./staging.js";
 import type { KindRegistry } from "./kinds.js";
 import type { RelationService, RelationTarget } from "./relations.js";
 import { parseVersionName, type VersionService } from "./versions.js";
@@ -131,13 +131,7 @@ export class ShelfService {
                   size: BigInt(s.size),
                   mimeType: s.format.mimeType,
                   checksum: s.checksum,
-                  width: s.info.width ?? null,
-                  height: s.info.height ?? null,
-                  durationMs: s.info.durationMs ?? null,
-                  videoCodec: s.info.videoCodec ?? null,
-                  audioCodec: s.info.audioCodec ?? null,
-                  bitrate: s.info.bitrate ?? null,
-                  frameRate: s.info.frameRate ?? null,
+                  ...infoColumns(s.info),
                   status: "READY",
                 },
               },

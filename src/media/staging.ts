@@ -217,6 +217,19 @@ async function analyze(
   }
 }
 
+/** A file's measurements as its row keeps them (null where unknown). */
+export function infoColumns(info: MediaInfo) {
+  return {
+    width: info.width ?? null,
+    height: info.height ?? null,
+    durationMs: info.durationMs ?? null,
+    videoCodec: info.videoCodec ?? null,
+    audioCodec: info.audioCodec ?? null,
+    bitrate: info.bitrate ?? null,
+    frameRate: info.frameRate ?? null,
+  };
+}
+
 /** Refuses a file whose measurements break its kind's rules, naming the rule. */
 function checkRules(spec: KindSpec, info: MediaInfo): void {
   const refuse = (what: string) => {

@@ -28,7 +28,7 @@ import {
 import type { Transcoder } from "../transcode/transcoders.js";
 import { MediaError } from "./errors.js";
 import type { KindRegistry } from "./kinds.js";
-import { withLocalFile } from "./staging.js";
+import { infoColumns, withLocalFile } from "./staging.js";
 
 /** Ad-hoc transforms one shelf keeps, so one client cannot fill storage with variants. */
 const MAX_TRANSFORMS_PER_SHELF = 50;
@@ -409,13 +409,7 @@ export class VersionService {
           size: BigInt(made.size),
           checksum: made.checksum,
           mimeType: made.mimeType,
-          width: made.info.width ?? null,
-          height: made.info.height ?? null,
-          durationMs: made.info.durationMs ?? null,
-          videoCodec: made.info.videoCodec ?? null,
-          audioCodec: made.info.audioCodec ?? null,
-          bitrate: made.info.bitrate ?? null,
-          frameRate: made.info.frameRate ?? null,
+          ...infoColumns(made.info),
           recipe: made.recipe,
           progress: current.progress === null ? null : 1,
           error: null,
