@@ -33,8 +33,8 @@
  *      answers, PostgreSQL (a database created for the run and dropped). Each service is started
  *      once (applying the migrations), stopped and measured after a restart on the same data, as
  *      a deployed service runs: on PGlite a first start leaves a much larger WebAssembly heap
- *      (its idle RSS is printed too). Baseline: a fresh
- *      Node process running the same 8 sharp transforms at once. Both processes are measured
+ *      (its idle RSS is printed too). Baseline: a fresh Node process running the same 8 sharp
+ *      transforms at once. Both processes are measured
  *      alike: settled RSS first, VmHWM reset (`echo 5 > /proc/<pid>/clear_refs`) and VmRSS
  *      polled every 50 ms; peak = max of the two. Prints peak and peak minus idle. The ratio is
  *      of peak RSS; target <= 1.3.
@@ -45,9 +45,10 @@
  *
  * Run: npm run bench:versions
  * (optional env: BENCH_IMAGES=40, BENCH_IMAGE_ROUNDS=3, BENCH_VIDEO_SECONDS=30, BENCH_VIDEO_RUNS=2,
- *  BENCH_CONCURRENT_REQUESTS=50, BENCH_PARTS=a,b,c,d (a subset runs only those), BENCH_POSTGRES=1 (0 skips PostgreSQL), BENCH_POSTGRES_URL
- *  (default TEST_POSTGRES_URL or postgresql://postgres@127.0.0.1:5432/postgres),
- *  JOBS_IMAGE_CONCURRENCY and JOBS_AV_CONCURRENCY are passed to the service)
+ *  BENCH_CONCURRENT_REQUESTS=50, BENCH_PARTS=a,b,c,d (a subset runs only those), BENCH_POSTGRES=1
+ *  (0 skips PostgreSQL), BENCH_POSTGRES_URL (default TEST_POSTGRES_URL or
+ *  postgresql://postgres@127.0.0.1:5432/postgres); JOBS_IMAGE_CONCURRENCY and JOBS_AV_CONCURRENCY
+ *  are passed to the service)
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
