@@ -33,10 +33,17 @@ export interface StartOptions {
 /** The composition root: config → database → storages → media services → HTTP. */
 export async function startApp(config: Config, options: StartOptions = {}): Promise<RunningApp> {
   const log = options.log ?? ((message: string) => console.log(message));
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, embeddedDbDir: config.embeddedDbDir, onQuery: options.onQuery });
+  const open = () => openDatabase({ databaseUrl: config.databaseUrl, embeddedDbDir: config.embeddedDbDir, onQuery: options.onQuery });
+  let db = await open();
   try {
     const applied = await applyPendingMigrations(db.adapterFactory);
     if (applied.length > 0) log(`applied migrations: ${applied.join(", ")}`);
+    if (applied.length > 0 && db.flavour === "embedded") {
+      // Migrating grows the embedded database's heap by hundreds of MiB that it never gives
+      // back; opened afresh it starts small.
+      await db.close();
+      db = await open();
+    }
     await fs.mkdir(config.mediaRoot, { recursive: true });
 
     const engine = buildEngine(config, db, log);

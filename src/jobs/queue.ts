@@ -110,10 +110,10 @@ export class JobQueue {
       WHERE "id" = ${jobId}::uuid AND "lockedBy" = ${this.workerId}`;
   }
 
-  /** Makes a waiting job the next to run (someone is waiting on it now). */
+  /** Makes a waiting job the next to run (someone is waiting on it now); null when none waits (it runs, or is done). */
   async hurry(fileId: string): Promise<{ queue: QueueName; id: string } | null> {
-    const job = await this.prisma.job.findUnique({ where: { fileId }, select: { id: true, queue: true } });
-    if (!job) return null;
+    const job = await this.prisma.job.findUnique({ where: { fileId }, select: { id: true, queue: true, lockedBy: true } });
+    if (!job || job.lockedBy) return null;
     await this.prisma.$executeRaw`UPDATE "Job" SET "priority" = 10, "runAfter" = LEAST("runAfter", now()) WHERE "id" = ${job.id}::uuid AND "lockedBy" IS NULL`;
     return { id: job.id, queue: job.queue as QueueName };
   }

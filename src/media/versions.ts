@@ -4,7 +4,7 @@ import { createReadStream } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { pipeline } from "node:stream/promises";
+import { Readable, Transform } from "node:stream";
 import type { MediaFile, Shelf } from "../db/generated/client.js";
 import type { MediaKind } from "../db/generated/enums.js";
 import type { PrismaClient, Transaction } from "../db/client.js";
@@ -327,16 +327,15 @@ export class VersionService {
         info = await analyzeAudioVideo(output, format.demuxer, this.deps.settings.ffprobe);
         checkComplete(original.durationMs, info.durationMs);
       }
-      const { size, checksum } = await digestFile(output);
-      // Every run stores under a name of its own: no two runs (nor a run and a pending delete of
-      // an earlier name) ever touch the same object.
+      // Every run stores under a name of its own, so no two runs (nor a run and a pending delete
+      // of an earlier name) ever touch the same object, and it can be written in place: until
+      // the row names it, it is an orphan that gc removes if this run dies.
       const storage = this.deps.storages.get(file.storage);
-      const run = randomUUID().slice(0, 8);
-      const staged = await storage.save(`.incoming/${job.id}-${run}.${format.extension}`, createReadStream(output), { contentType: format.mimeType });
-      stored = { storage, name: staged };
-      const name = versionName(file.shelfId, file.variant, `${recipeDigest(recipe).slice(0, 8)}-${run}`, format.extension);
-      await storage.move(staged, name);
+      const wanted = versionName(file.shelfId, file.variant, `${recipeDigest(recipe).slice(0, 8)}-${randomUUID().slice(0, 8)}`, format.extension);
+      const hashed = hashing(createReadStream(output));
+      const name = await storage.save(wanted, hashed.stream, { contentType: format.mimeType });
       stored = { storage, name };
+      const { size, checksum } = hashed.result();
       const recorded = await this.record(job, file, { name, size, checksum, mimeType: format.mimeType, info, recipe: recipeDigest(recipe) });
       if (recorded) {
         stored = undefined;
@@ -415,8 +414,8 @@ export class VersionService {
           error: null,
         },
       });
-      // The bytes this version had before (a stale version's, or none behind a placeholder) go.
-      await tx.storageDeletion.create({ data: { storage: current.storage, name: current.name } });
+      // A remade version's old bytes go (a version not made before had only a placeholder name).
+      if (current.status === "READY") await tx.storageDeletion.create({ data: { storage: current.storage, name: current.name } });
       return true;
     });
   }
@@ -457,16 +456,21 @@ export function parseVersionName(name: string): { shelfId: string; variant: stri
   return match ? { shelfId: match[1]!, variant: match[2]! } : undefined;
 }
 
-async function digestFile(file: string): Promise<{ size: number; checksum: string }> {
+/** Passes a stream through, counting and hashing its bytes for when it has been read. */
+function hashing(source: Readable): { stream: Readable; result(): { size: number; checksum: string } } {
   const hash = createHash("sha256");
   let size = 0;
-  await pipeline(createReadStream(file), async function* (source: AsyncIterable<Buffer>) {
-    for await (const chunk of source) {
-      size += chunk.length;
-      hash.update(chunk);
-    }
-  });
-  return { size, checksum: hash.digest("hex") };
+  const stream = source.pipe(
+    new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        size += chunk.length;
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    }),
+  );
+  source.once("error", (err) => stream.destroy(err));
+  return { stream, result: () => ({ size, checksum: hash.digest("hex") }) };
 }
 
 function notFound(id: string): MediaError {
