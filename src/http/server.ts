@@ -55,6 +55,8 @@ export async function createHttpApp(options: HttpOptions): Promise<{ app: expres
 
   const app = express();
   app.disable("x-powered-by");
+  // Media responses set their own validators; a hash of every GraphQL answer would only cost time.
+  app.set("etag", false);
 
   app.get("/healthz", async (_req, res) => {
     try {
