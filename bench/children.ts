@@ -84,3 +84,68 @@ export function cleanupSync(): void {
   liveChildren.clear();
   for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Memory of a process
+// ---------------------------------------------------------------------------------------------
+
+export interface Mem {
+  rssKiB: number;
+  hwmKiB: number;
+}
+
+export function readMem(pid: number): Mem {
+  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+  const field = (name: string) => {
+    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status);
+    if (!m?.[1]) throw new Error(`/proc/${pid}/status has no ${name}`);
+    return Number(m[1]);
+  };
+  return { rssKiB: field("VmRSS"), hwmKiB: field("VmHWM") };
+}
+
+export interface MemWindow {
+  /** RSS when the window opened. */
+  idleKiB: number;
+  /** Peak RSS in the window: VmHWM after a verified reset, else the polled maximum. */
+  peakKiB: number;
+  polledPeakKiB: number;
+  hwmReset: boolean;
+  resetNote: string;
+}
+
+/** Resets VmHWM (clear_refs 5, checked), then samples VmRSS every `pollMs` until `finish()`. */
+export function watchMemory(pid: number, pollMs = 50): { finish(): MemWindow } {
+  const before = readMem(pid);
+  let hwmReset = false;
+  let resetNote: string;
+  try {
+    fs.writeFileSync(`/proc/${pid}/clear_refs`, "5");
+    const after = readMem(pid);
+    // After a reset VmHWM equals the current RSS (give or take what the process allocated meanwhile).
+    hwmReset = after.hwmKiB - after.rssKiB <= 2048;
+    resetNote = `VmHWM ${mib(before.hwmKiB)} -> ${mib(after.hwmKiB)} (RSS ${mib(after.rssKiB)})`;
+  } catch (err) {
+    resetNote = `clear_refs failed: ${(err as Error).message}`;
+  }
+  const idleKiB = readMem(pid).rssKiB;
+  let polledPeakKiB = idleKiB;
+  const sample = () => {
+    try {
+      polledPeakKiB = Math.max(polledPeakKiB, readMem(pid).rssKiB);
+    } catch {
+      // the process is gone; the measurement that needed it fails and says so
+    }
+  };
+  const timer = setInterval(sample, pollMs);
+  return {
+    finish() {
+      clearInterval(timer);
+      sample();
+      const hwmKiB = readMem(pid).hwmKiB;
+      return { idleKiB, peakKiB: hwmReset ? Math.max(hwmKiB, polledPeakKiB) : polledPeakKiB, polledPeakKiB, hwmReset, resetNote };
+    },
+  };
+}
+
+export const mib = (kib: number) => `${(kib / 1024).toFixed(0)} MiB`;

@@ -33,7 +33,7 @@ import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
-import { cleanupSync, positiveInt, startChild, stopChild, tempDirs, type Child } from "./children.js";
+import { cleanupSync, mib, positiveInt, readMem, startChild, stopChild, tempDirs, watchMemory, type Child, type MemWindow } from "./children.js";
 
 const MiB = 1024 * 1024;
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -302,21 +302,6 @@ function postMultipart(port: number, urlPath: string, body: MultipartBody): Prom
 // Memory of the service process
 // ---------------------------------------------------------------------------------------------
 
-interface Mem {
-  rssKiB: number;
-  hwmKiB: number;
-}
-
-function readMem(pid: number): Mem {
-  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-  const field = (name: string) => {
-    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status);
-    if (!m?.[1]) throw new Error(`/proc/${pid}/status has no ${name}`);
-    return Number(m[1]);
-  };
-  return { rssKiB: field("VmRSS"), hwmKiB: field("VmHWM") };
-}
-
 let clockTicks: number | undefined;
 
 /** User and system CPU seconds the process (all its threads) has used so far. */
@@ -339,57 +324,6 @@ function cpuDelta(before: { user: number; system: number }, after: { user: numbe
   return { user, total: user + after.system - before.system };
 }
 
-interface MemWindow {
-  /** RSS just before the upload. */
-  idleKiB: number;
-  /** Peak RSS during the upload: VmHWM after a verified reset, else the polled maximum. */
-  peakKiB: number;
-  polledPeakKiB: number;
-  hwmReset: boolean;
-  resetNote: string;
-}
-
-/** Resets VmHWM (clear_refs 5), then samples VmRSS every POLL_MS until `finish()`. */
-function watchMemory(pid: number): { finish(): MemWindow } {
-  const before = readMem(pid);
-  let hwmReset = false;
-  let resetNote: string;
-  try {
-    fs.writeFileSync(`/proc/${pid}/clear_refs`, "5");
-    const after = readMem(pid);
-    // After a reset VmHWM equals the current RSS (give or take what the process allocated meanwhile).
-    hwmReset = after.hwmKiB - after.rssKiB <= 2048;
-    resetNote = `VmHWM ${mib(before.hwmKiB)} -> ${mib(after.hwmKiB)} (RSS ${mib(after.rssKiB)})`;
-  } catch (err) {
-    resetNote = `clear_refs failed: ${(err as Error).message}`;
-  }
-  const idleKiB = readMem(pid).rssKiB;
-  let polledPeakKiB = idleKiB;
-  const sample = () => {
-    try {
-      polledPeakKiB = Math.max(polledPeakKiB, readMem(pid).rssKiB);
-    } catch {
-      // the process is gone; the upload will fail and say so
-    }
-  };
-  const timer = setInterval(sample, POLL_MS);
-  return {
-    finish() {
-      clearInterval(timer);
-      sample();
-      const hwmKiB = readMem(pid).hwmKiB;
-      return {
-        idleKiB,
-        peakKiB: hwmReset ? Math.max(hwmKiB, polledPeakKiB) : polledPeakKiB,
-        polledPeakKiB,
-        hwmReset,
-        resetNote,
-      };
-    },
-  };
-}
-
-const mib = (kib: number) => `${(kib / 1024).toFixed(0)} MiB`;
 
 // ---------------------------------------------------------------------------------------------
 // Measurements
@@ -419,7 +353,7 @@ async function uploadToBaseline(baseline: Baseline, body: MultipartBody): Promis
 async function uploadToService(service: Service, body: MultipartBody): Promise<RunResult> {
   const cpuBefore = cpuSeconds(service.child.pid);
   const gcsBefore = { ...service.child.gcs };
-  const watch = watchMemory(service.child.pid);
+  const watch = watchMemory(service.child.pid, POLL_MS);
   let res: PostResult;
   try {
     res = await postMultipart(service.port, "/graphql", body);

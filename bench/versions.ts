@@ -60,7 +60,7 @@ import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import type { Config } from "../src/config.js";
 import type { VideoRecipe } from "../src/transcode/presets.js";
-import { cleanupSync, positiveInt, startChild, stopChild, tempDirs, type Child } from "./children.js";
+import { cleanupSync, positiveInt, readMem, startChild, stopChild, tempDirs, watchMemory, type Child, type MemWindow } from "./children.js";
 
 const MiB = 1024 * 1024;
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -354,21 +354,6 @@ async function fetchMedia(base: string, url: string): Promise<Fetched> {
 // Memory of a child process
 // ---------------------------------------------------------------------------------------------
 
-interface Mem {
-  rssKiB: number;
-  hwmKiB: number;
-}
-
-function readMem(pid: number): Mem {
-  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-  const field = (name: string) => {
-    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status);
-    if (!m?.[1]) throw new Error(`/proc/${pid}/status has no ${name}`);
-    return Number(m[1]);
-  };
-  return { rssKiB: field("VmRSS"), hwmKiB: field("VmHWM") };
-}
-
 /** Waits (at most `maxMs`) until five samples 250 ms apart lie within 4 MiB; returns the last. */
 async function settledRss(pid: number, maxMs = 10_000): Promise<number> {
   const samples: number[] = [];
@@ -381,43 +366,6 @@ async function settledRss(pid: number, maxMs = 10_000): Promise<number> {
     await sleep(250);
   }
   return samples.at(-1)!;
-}
-
-interface MemWindow {
-  idleKiB: number;
-  peakKiB: number;
-  polledPeakKiB: number;
-  hwmReset: boolean;
-}
-
-/** Resets VmHWM (clear_refs 5, checked), then polls VmRSS every RSS_POLL_MS until finish(). */
-function watchMemory(pid: number): { finish(): MemWindow } {
-  let hwmReset = false;
-  try {
-    fs.writeFileSync(`/proc/${pid}/clear_refs`, "5");
-    const after = readMem(pid);
-    hwmReset = after.hwmKiB - after.rssKiB <= 2048;
-  } catch {
-    // not allowed here: the polled maximum is all there is
-  }
-  const idleKiB = readMem(pid).rssKiB;
-  let polledPeakKiB = idleKiB;
-  const sample = () => {
-    try {
-      polledPeakKiB = Math.max(polledPeakKiB, readMem(pid).rssKiB);
-    } catch {
-      // gone; the caller finds out
-    }
-  };
-  const timer = setInterval(sample, RSS_POLL_MS);
-  return {
-    finish() {
-      clearInterval(timer);
-      sample();
-      const hwm = readMem(pid).hwmKiB;
-      return { idleKiB, peakKiB: hwmReset ? Math.max(hwm, polledPeakKiB) : polledPeakKiB, polledPeakKiB, hwmReset };
-    },
-  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -678,7 +626,7 @@ async function serviceTransformsMemory(label: string, root: string, bigImage: st
   try {
     const [shelf] = await uploadFiles(service.url, [bigImage]);
     const settled = await settledRss(service.child.pid);
-    const watch = watchMemory(service.child.pid);
+    const watch = watchMemory(service.child.pid, RSS_POLL_MS);
     const started = performance.now();
     let mem: MemWindow | undefined;
     let results: Array<{ id: string; status: number; body: Buffer; waits: number }>;
@@ -732,7 +680,7 @@ async function bareTransformsMemory(root: string, bigImage: string, config: Conf
   try {
     const settled = await settledRss(child.pid);
     const result = waitForLine(child, onLine, /^RESULT (.*)$/, REQUEST_TIMEOUT_MS);
-    const watch = watchMemory(child.pid);
+    const watch = watchMemory(child.pid, RSS_POLL_MS);
     child.proc.kill("SIGUSR2");
     let mem: MemWindow | undefined;
     let match: RegExpExecArray;
