@@ -18,6 +18,7 @@ import {
   DeleteShelfDocument,
   UpdateShelfDocument,
   ShelfSetDocument,
+  ThumbPageDocument,
 } from "./generated/graphql.js";
 import { errorCode, gql, upload, uploadShelf } from "./helpers/graphql.js";
 import { makeAv, makeImage, makeMp3, makeMp4 } from "./helpers/media.js";
@@ -187,6 +188,28 @@ for (const flavour of await databaseFlavours()) {
       assert.equal(res.status, 404);
       assert.equal(res.body.toString(), "This version could not be made", "the reason is the owner's, through the API");
       assert.equal((await listFiles(server.mediaRoot)).filter((f) => f.includes(medium.name)).length, 0);
+    });
+
+    test("a page of shelves with their thumbs costs the same queries for 5 as for 50", async () => {
+      const fresh = await startTestServer(flavour, DEFAULT_VERSIONS);
+      try {
+        const { uploadMany } = await import("./helpers/graphql.js");
+        await uploadMany(fresh.url, await makeImage(64, 48, "png"), 50);
+        await waitFor("every thumb", async () => ((await fresh.app.db.prisma.mediaFile.count({ where: { preset: "thumb", status: "READY" } })) === 50 ? true : undefined));
+        const selects = async (first: number) => {
+          fresh.queries.length = 0;
+          const res = await gql(fresh.url, ThumbPageDocument, { first });
+          const edges = res.data!.viewer.library.shelfSet.edges;
+          assert.equal(edges.length, first);
+          assert.ok(edges.every((e) => e.node.version.status === "READY"));
+          return fresh.queries.filter((q) => /^\s*select/i.test(q)).length;
+        };
+        const five = await selects(5);
+        const fifty = await selects(50);
+        assert.equal(fifty, five, `a page of 50 used ${fifty} SELECTs, a page of 5 ${five}`);
+      } finally {
+        await fresh.close();
+      }
     });
 
     test("50 concurrent requests for one missing version make it once", async () => {

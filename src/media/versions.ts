@@ -115,6 +115,16 @@ export class VersionService {
     return this.deps.presets.forKind(kind).map((p) => ({ name: p.name, eager: p.eager, mimeType: outputFormat(p.recipe).mimeType }));
   }
 
+  /**
+   * The preset's version among files already read (a list page reads every shelf's files), when
+   * it is there and current; otherwise undefined, and `version()` finds or starts it.
+   */
+  currentIn(files: readonly MediaFile[], kind: MediaKind, presetName: string): MediaFile | undefined {
+    const preset = this.deps.presets.get(kind, presetName);
+    const file = preset && files.find((f) => f.variant === preset.name);
+    return file && file.recipe === recipeDigest(preset.recipe) ? file : undefined;
+  }
+
   /** The shelf's version of a preset, started if it does not exist yet (or is stale). */
   async version(shelf: Shelf, presetName: string): Promise<MediaFile> {
     const preset = this.deps.presets.get(shelf.kind, presetName);

@@ -24,7 +24,10 @@ const fromOriginal =
 
 const relations = (shelf: Shelf, _args: unknown, { loaders }: Context) => loaders.relationsByShelf.load(shelf.id);
 
-const version = (shelf: Shelf, { preset }: { preset: string }, { services }: Context) => services.versions.version(shelf, preset);
+/** A list page's files are already loaded: a version among them costs no query. */
+async function version(shelf: Shelf, { preset }: { preset: string }, { services, loaders }: Context): Promise<MediaFile> {
+  return services.versions.currentIn(await filesOf(shelf, loaders), shelf.kind, preset) ?? services.versions.version(shelf, preset);
+}
 
 const common = { original, files, relations, version };
 
