@@ -1,3 +1,4 @@
+import { CoalescedRun } from "./coalesced.js";
 import type { ClaimedJob, JobQueue, QueueName } from "./queue.js";
 
 /**
@@ -23,8 +24,10 @@ export class WorkerPool {
   private readonly running = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;
-  private filling: Promise<void> | undefined;
-  private refill = false;
+  private readonly fills = new CoalescedRun(
+    () => this.claimWhileFree(() => !this.stopped),
+    (err) => this.options.log(`${this.queue} jobs: claiming failed: ${(err as Error).message}`),
+  );
   private abort = new AbortController();
 
   constructor(
@@ -49,27 +52,14 @@ export class WorkerPool {
 
   /** Looks for work now (new jobs were just queued). */
   kick(): void {
-    if (this.stopped) return;
-    if (this.filling) {
-      this.refill = true;
-      return;
-    }
-    this.filling = this.fill()
-      .catch((err: unknown) => this.options.log(`${this.queue} jobs: claiming failed: ${(err as Error).message}`))
-      .finally(() => {
-        this.filling = undefined;
-        if (this.refill) {
-          this.refill = false;
-          this.kick();
-        }
-      });
+    if (!this.stopped) this.fills.request();
   }
 
   /** Stops claiming, stops the jobs under way (they run again elsewhere or after a restart) and waits for them. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    await this.filling;
+    await this.fills.idle();
     this.abort.abort();
     await Promise.allSettled([...this.running]);
   }
@@ -77,18 +67,15 @@ export class WorkerPool {
   /** Runs jobs until none is due (for commands that do the work themselves), then stops. */
   async drain(): Promise<void> {
     for (;;) {
-      while (this.running.size < this.options.concurrency) {
-        const job = await this.jobs.claim(this.queue);
-        if (!job) break;
-        this.run(job);
-      }
+      await this.claimWhileFree(() => true);
       if (this.running.size === 0) return;
       await Promise.race([...this.running]);
     }
   }
 
-  private async fill(): Promise<void> {
-    while (!this.stopped && this.running.size < this.options.concurrency) {
+  /** Claims and starts jobs while a slot is free, a job is due and `go()` holds. */
+  private async claimWhileFree(go: () => boolean): Promise<void> {
+    while (go() && this.running.size < this.options.concurrency) {
       const job = await this.jobs.claim(this.queue);
       if (!job) return;
       this.run(job);

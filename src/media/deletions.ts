@@ -1,5 +1,6 @@
 import type { PrismaClient } from "../db/client.js";
 import type { StorageRegistry } from "../storage/registry.js";
+import { CoalescedRun } from "../jobs/coalesced.js";
 
 export interface DeletionQueueOptions {
   /** How often due deletions are looked for when nothing kicks the queue. */
@@ -18,9 +19,11 @@ export interface DeletionQueueOptions {
  */
 export class DeletionQueue {
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
   private stopped = false;
+  private readonly runs = new CoalescedRun(
+    () => this.drain(),
+    (err) => this.options.log?.(`Deleting stored files failed: ${(err as Error).message}`),
+  );
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -38,30 +41,17 @@ export class DeletionQueue {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    await this.running;
+    await this.runs.idle();
   }
 
   /** Runs due deletions now (or right after the current run). */
   kick(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.drain()
-      .catch((err) => this.options.log?.(`Deleting stored files failed: ${(err as Error).message}`))
-      .finally(() => {
-        this.running = undefined;
-        if (this.again) {
-          this.again = false;
-          this.kick();
-        }
-      });
+    if (!this.stopped) this.runs.request();
   }
 
   /** Resolves once no run is in progress (tests wait on it). */
-  async idle(): Promise<void> {
-    while (this.running) await this.running;
+  idle(): Promise<void> {
+    return this.runs.idle();
   }
 
   /** Deletes every object that is due, a batch at a time. */

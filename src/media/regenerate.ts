@@ -50,22 +50,21 @@ export async function regenerate(
       take: options.batchSize ?? 200,
     });
     if (shelves.length === 0) break;
-    // One query tells which versions the batch already has, so --only-missing skips them cheaply.
+    // One query reads the versions the batch already has; scheduling then reads nothing more.
     const existing = await deps.prisma.mediaFile.findMany({
       where: { shelfId: { in: shelves.map((x) => x.id) }, role: "VERSION", preset: { not: null } },
-      select: { shelfId: true, variant: true },
     });
-    const has = new Set(existing.map((f) => `${f.shelfId} ${f.variant}`));
+    const versionOf = new Map(existing.map((f) => [`${f.shelfId} ${f.variant}`, f]));
     for (const shelf of shelves) {
       // A missing version is made for the eager presets, or for the one preset named.
       const presets = deps.versions
         .presetsOf(shelf.kind)
         .filter((p) => (options.preset ? p.name === options.preset : true))
-        .filter((p) => p.eager || options.preset || has.has(`${shelf.id} ${p.name}`));
+        .filter((p) => p.eager || options.preset || versionOf.has(`${shelf.id} ${p.name}`));
       for (const { name } of presets) {
-        const exists = has.has(`${shelf.id} ${name}`);
-        if (options.stale && !exists) continue;
-        if (await deps.versions.schedule(shelf, name, { onlyMissing: options.onlyMissing, staleOnly: options.stale })) progress.queued++;
+        const current = versionOf.get(`${shelf.id} ${name}`) ?? null;
+        if (options.stale && !current) continue;
+        if (await deps.versions.schedule(shelf, name, current, { onlyMissing: options.onlyMissing, staleOnly: options.stale })) progress.queued++;
       }
     }
     await Promise.all(deps.workers.map((w) => w.drain()));

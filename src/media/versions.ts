@@ -144,21 +144,25 @@ export class VersionService {
    * An ad-hoc image version, keyed by a digest of the normalised input. A side asked for beyond
    * the original's is the original's (nothing is enlarged), so such requests share one version.
    */
-  async transform(shelf: Shelf, input: TransformInput): Promise<MediaFile> {
+  async transform(shelf: Shelf, input: TransformInput, files: readonly MediaFile[]): Promise<MediaFile> {
     if (this.deps.settings.transforms === "presets-only") {
       const names = this.deps.presets.forKind(shelf.kind).map((p) => p.name).join(", ");
       throw new MediaError("BAD_USER_INPUT", `Ad-hoc transforms are turned off here; ask for a preset with version(preset): ${names}`);
     }
     const recipe = this.normalizeTransform(input);
-    const original = await this.deps.prisma.mediaFile.findFirst({ where: { shelfId: shelf.id, role: "ORIGINAL" }, select: { width: true, height: true } });
+    const original = files.find((f) => f.role === "ORIGINAL");
     if (recipe.height === undefined && original?.width) recipe.width = Math.min(recipe.width!, original.width);
     if (recipe.width === undefined && original?.height) recipe.height = Math.min(recipe.height!, original.height);
     const variant = `t-${recipeDigest(recipe)}`;
-    const made = await this.deps.prisma.mediaFile.count({ where: { shelfId: shelf.id, variant: { startsWith: "t-" } } });
-    if (made >= MAX_TRANSFORMS_PER_SHELF && !(await this.deps.prisma.mediaFile.count({ where: { shelfId: shelf.id, variant } }))) {
-      throw new MediaError("BAD_USER_INPUT", `A shelf keeps at most ${MAX_TRANSFORMS_PER_SHELF} transforms; use one of those it has, or a preset`);
-    }
-    return this.request(shelf, { variant, preset: null, recipe }, { priority: ON_DEMAND_PRIORITY });
+    const made = files.find((f) => f.variant === variant);
+    if (made) return made;
+    const beforeInsert = async () => {
+      const count = await this.deps.prisma.mediaFile.count({ where: { shelfId: shelf.id, variant: { startsWith: "t-" } } });
+      if (count >= MAX_TRANSFORMS_PER_SHELF) {
+        throw new MediaError("BAD_USER_INPUT", `A shelf keeps at most ${MAX_TRANSFORMS_PER_SHELF} transforms; use one of those it has, or a preset`);
+      }
+    };
+    return this.request(shelf, { variant, preset: null, recipe }, { priority: ON_DEMAND_PRIORITY, beforeInsert });
   }
 
   normalizeTransform(input: TransformInput): ImageRecipe {
@@ -191,16 +195,22 @@ export class VersionService {
    * with `onlyMissing`, only where the shelf has none or it FAILED; with `staleOnly`, only where
    * it was made with another recipe. Returns whether a job was queued.
    */
-  async schedule(shelf: Shelf, presetName: string, options: { onlyMissing?: boolean; staleOnly?: boolean } = {}): Promise<boolean> {
+  async schedule(
+    shelf: Shelf,
+    presetName: string,
+    /** The shelf's version of this preset as the caller read it (null: none). */
+    current: MediaFile | null,
+    options: { onlyMissing?: boolean; staleOnly?: boolean } = {},
+  ): Promise<boolean> {
     const preset = this.deps.presets.get(shelf.kind, presetName);
-    if (!preset) return false;
-    if (options.staleOnly && !(await this.deps.prisma.mediaFile.count({ where: { shelfId: shelf.id, variant: preset.name } }))) return false;
-    const { queued } = await this.enqueue(shelf, { variant: preset.name, preset: preset.name, recipe: preset.recipe }, { priority: 0, ...options, remake: true });
+    if (!preset || (options.staleOnly && !current)) return false;
+    const spec = { variant: preset.name, preset: preset.name, recipe: preset.recipe };
+    const { queued } = await this.enqueue(shelf, spec, { priority: 0, ...options, remake: true }, current);
     return queued;
   }
 
   /** The version row for `spec`, queued to be made when it is missing or stale; this process's workers are told. */
-  private async request(shelf: Shelf, spec: VersionSpec, options: { priority: number }): Promise<MediaFile> {
+  private async request(shelf: Shelf, spec: VersionSpec, options: { priority: number; beforeInsert?: () => Promise<void> }): Promise<MediaFile> {
     const { file, queued } = await this.enqueue(shelf, spec, { ...options });
     if (queued) this.deps.kick(VersionService.queueFor(shelf.kind));
     return file;
@@ -215,7 +225,9 @@ export class VersionService {
   private async enqueue(
     shelf: Shelf,
     spec: VersionSpec,
-    options: { priority: number; remake?: boolean; onlyMissing?: boolean; staleOnly?: boolean },
+    options: { priority: number; remake?: boolean; onlyMissing?: boolean; staleOnly?: boolean; beforeInsert?: () => Promise<void> },
+    /** The row as the caller already read it (null: none); read here when not given. */
+    known?: MediaFile | null,
   ): Promise<{ file: MediaFile; queued: boolean }> {
     const key = { shelfId_variant: { shelfId: shelf.id, variant: spec.variant } };
     const digest = recipeDigest(spec.recipe);
@@ -227,7 +239,7 @@ export class VersionService {
       recipe: JSON.stringify(spec.recipe),
       priority: options.priority,
     });
-    const existing = await this.deps.prisma.mediaFile.findUnique({ where: key });
+    const existing = known === undefined ? await this.deps.prisma.mediaFile.findUnique({ where: key }) : known;
     if (existing) {
       const stale = existing.recipe !== digest;
       const wanted = options.remake
@@ -240,6 +252,7 @@ export class VersionService {
       const queued = await this.deps.queue.enqueue(this.deps.prisma, [job(existing.id)]);
       return { file: existing, queued };
     }
+    await options.beforeInsert?.();
     let queued = false;
     try {
       await this.deps.prisma.$transaction(async (tx) => {
@@ -292,8 +305,7 @@ export class VersionService {
     const hurried = await this.deps.queue.hurry(file.id);
     if (hurried) this.deps.kick(hurried.queue);
     const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const current = await this.deps.prisma.mediaFile.findUnique({ where: { id: file.id } });
+    for (let current: MediaFile | null = file; ; current = await this.deps.prisma.mediaFile.findUnique({ where: { id: file.id } })) {
       if (!current || current.status === "READY" || current.status === "FAILED") return current;
       const left = deadline - Date.now();
       if (left <= 0) return current;

@@ -39,12 +39,16 @@ export const shelfResolvers: Resolvers = {
     ...common,
     width: fromOriginal("width"),
     height: fromOriginal("height"),
-    transform: (shelf, { input }, { services }) =>
-      services.versions.transform(shelf, {
-        ...input,
-        fit: input.fit ? (input.fit.toLowerCase() as ImageFit) : undefined,
-        format: input.format ? (input.format.toLowerCase() as ImageFormat) : undefined,
-      }),
+    transform: async (shelf, { input }, { services, loaders }) =>
+      services.versions.transform(
+        shelf,
+        {
+          ...input,
+          fit: input.fit ? (input.fit.toLowerCase() as ImageFit) : undefined,
+          format: input.format ? (input.format.toLowerCase() as ImageFormat) : undefined,
+        },
+        await filesOf(shelf, loaders),
+      ),
     thumbnailOf: (shelf, _args, { loaders }) => (shelf.thumbnailOfId ? loaders.shelfById.load(shelf.thumbnailOfId) : null),
   },
   AudioShelf: { ...common, durationMs: fromOriginal("durationMs") },
