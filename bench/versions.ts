@@ -75,6 +75,8 @@ const WITH_POSTGRES = process.env.BENCH_POSTGRES !== "0";
 /** Which figures to measure: BENCH_PARTS=a,c runs (a) and (c) only. */
 const PARTS = new Set((process.env.BENCH_PARTS ?? "a,b,c,d").split(",").map((p) => p.trim().toLowerCase()).filter(Boolean));
 for (const part of PARTS) if (!["a", "b", "c", "d"].includes(part)) throw new Error(`BENCH_PARTS: unknown part ${JSON.stringify(part)} (a, b, c, d)`);
+/** Extra node flags for the service, e.g. BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it. */
+const SERVICE_NODE_ARGS = (process.env.BENCH_SERVICE_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
 const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? process.env.TEST_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 
 const THUMB_TARGET = 0.85; // service / raw sharp images per second, at least
@@ -252,7 +254,7 @@ function serviceEnv(dataDir: string, databaseUrl?: string): NodeJS.ProcessEnv {
 async function startService(label: string, root: string, databaseUrl?: string, reuseDataDir?: string): Promise<Service> {
   const dataDir = reuseDataDir ?? (await fsp.mkdtemp(path.join(root, `${label.replace(/\W+/g, "-")}-`)));
   const started = performance.now();
-  const child = startChild(`service (${label})`, ["--import", "tsx", "src/main.ts"], serviceEnv(dataDir, databaseUrl), REPO_ROOT);
+  const child = startChild(`service (${label})`, [...SERVICE_NODE_ARGS, "--import", "tsx", "src/main.ts"], serviceEnv(dataDir, databaseUrl), REPO_ROOT);
   const onLine = tapLines(child);
   const match = await waitForLine(child, onLine, /listening on (http:\/\/\S+)\/graphql/, READY_TIMEOUT_MS);
   return { label, child, dataDir, url: match[1]!, onLine, startupSeconds: seconds(started) };

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { PrismaClient, Transaction } from "../db/client.js";
+import { Prisma } from "../db/generated/client.js";
 
 export type QueueName = "image" | "av";
 export type JobType = "version" | "posters";
@@ -61,6 +62,23 @@ export class JobQueue {
     return count > 0;
   }
 
+  /**
+   * Runs `insertFile` (an INSERT of one MediaFile … ON CONFLICT DO NOTHING) and, in the same
+   * statement, adds `job` for the file it inserted: one round trip where a transaction takes
+   * four. Returns the new file's createdAt, or null when it inserted nothing (the file exists).
+   */
+  async enqueueForNewFile(db: Transaction | PrismaClient, insertFile: Prisma.Sql, job: Omit<NewJob, "fileId">): Promise<Date | null> {
+    const rows = await db.$queryRaw<Array<{ createdAt: Date }>>`
+      WITH file AS (${insertFile} RETURNING "id", "createdAt"),
+      job AS (
+        INSERT INTO "Job" ("id", "queue", "type", "shelfId", "fileId", "recipe", "priority")
+        SELECT ${randomUUID()}::uuid, ${job.queue}, ${job.type}, ${job.shelfId}::uuid, file."id", ${job.recipe ?? null}, ${job.priority ?? 0}::int
+        FROM file
+      )
+      SELECT "createdAt" FROM file`;
+    return rows[0]?.createdAt ?? null;
+  }
+
   /** Takes the most urgent due job of `queue`, or null. Times are the database's, shared by every process. */
   async claim(queue: QueueName): Promise<ClaimedJob | null> {
     const leaseMs = this.options.leaseMs;
@@ -95,6 +113,14 @@ export class JobQueue {
     return count > 0;
   }
 
+  /**
+   * The DELETE that completes a job, for a statement that records its result: it deletes the
+   * job only while it is this worker's and `condition` holds, and returns a row when it did.
+   */
+  completion(jobId: string, condition: Prisma.Sql): Prisma.Sql {
+    return Prisma.sql`DELETE FROM "Job" WHERE "id" = ${jobId}::uuid AND "lockedBy" = ${this.workerId} AND ${condition} RETURNING 1`;
+  }
+
   /** Gives a job back, to run again after `delayMs` (0: at once, say when this process stops). */
   async retryLater(jobId: string, delayMs: number, error?: string): Promise<void> {
     await this.prisma.$executeRaw`
@@ -112,9 +138,10 @@ export class JobQueue {
 
   /** Makes a waiting job the next to run (someone is waiting on it now); null when none waits (it runs, or is done). */
   async hurry(fileId: string): Promise<{ queue: QueueName; id: string } | null> {
-    const job = await this.prisma.job.findUnique({ where: { fileId }, select: { id: true, queue: true, lockedBy: true } });
-    if (!job || job.lockedBy) return null;
-    await this.prisma.$executeRaw`UPDATE "Job" SET "priority" = 10, "runAfter" = LEAST("runAfter", now()) WHERE "id" = ${job.id}::uuid AND "lockedBy" IS NULL`;
-    return { id: job.id, queue: job.queue as QueueName };
+    const rows = await this.prisma.$queryRaw<Array<{ id: string; queue: QueueName }>>`
+      UPDATE "Job" SET "priority" = 10, "runAfter" = LEAST("runAfter", now())
+      WHERE "fileId" = ${fileId}::uuid AND "lockedBy" IS NULL
+      RETURNING "id", "queue"`;
+    return rows[0] ?? null;
   }
 }

@@ -29,6 +29,10 @@ export class WorkerPool {
     (err) => this.options.log(`${this.queue} jobs: claiming failed: ${(err as Error).message}`),
   );
   private abort = new AbortController();
+  /** Jobs this process queued and announced with a count, not claimed yet. */
+  private owed = 0;
+  /** Whether the queue may hold due jobs nobody announced (other processes', retries): the timer and a full pool set it. */
+  private unannounced = true;
 
   constructor(
     readonly queue: QueueName,
@@ -46,13 +50,20 @@ export class WorkerPool {
     this.stopped = false;
     this.abort = new AbortController();
     this.timer = setInterval(() => this.kick(), this.options.pollMs);
+    this.unannounced = true;
     this.timer.unref();
     this.kick();
   }
 
-  /** Looks for work now (new jobs were just queued). */
-  kick(): void {
-    if (!this.stopped) this.fills.request();
+  /**
+   * Looks for work now: `jobs` new jobs were just queued, or, without a count, an unknown number
+   * (the queue is searched until it has none due). A count spares the claim that finds nothing.
+   */
+  kick(jobs?: number): void {
+    if (this.stopped) return;
+    if (jobs === undefined) this.unannounced = true;
+    else this.owed += jobs;
+    this.fills.request();
   }
 
   /** Stops claiming, stops the jobs under way (they run again elsewhere or after a restart) and waits for them. */
@@ -67,17 +78,25 @@ export class WorkerPool {
   /** Runs jobs until none is due (for commands that do the work themselves), then stops. */
   async drain(): Promise<void> {
     for (;;) {
+      this.unannounced = true;
       await this.claimWhileFree(() => true);
       if (this.running.size === 0) return;
       await Promise.race([...this.running]);
     }
   }
 
-  /** Claims and starts jobs while a slot is free, a job is due and `go()` holds. */
+  /** Claims and starts jobs while a slot is free, a job may be due and `go()` holds. */
   private async claimWhileFree(go: () => boolean): Promise<void> {
-    while (go() && this.running.size < this.options.concurrency) {
+    while (go() && (this.owed > 0 || this.unannounced)) {
+      // Full: the next job to end looks again, for what is still owed or unannounced.
+      if (this.running.size >= this.options.concurrency) return;
       const job = await this.jobs.claim(this.queue);
-      if (!job) return;
+      if (!job) {
+        this.owed = 0;
+        this.unannounced = false;
+        return;
+      }
+      this.owed = Math.max(0, this.owed - 1);
       this.run(job);
     }
   }
@@ -96,7 +115,8 @@ export class WorkerPool {
       .finally(() => {
         clearInterval(beat);
         this.running.delete(task);
-        this.kick();
+        // A slot is free: claim again only if jobs are known or may be waiting.
+        if (!this.stopped) this.fills.request();
       });
     this.running.add(task);
   }

@@ -1,10 +1,11 @@
 import type { MediaKind, Visibility } from "../db/generated/enums.js";
-import type { MediaFile, Shelf } from "../db/generated/client.js";
+import { Prisma, type MediaFile, type Shelf } from "../db/generated/client.js";
 import type { PrismaClient, Transaction } from "../db/client.js";
 import type { StorageRegistry } from "../storage/registry.js";
 import type { DeletionQueue } from "./deletions.js";
 import { StorageError } from "../storage/contract.js";
 import { MediaError } from "./errors.js";
+import { mediaFileColumns, mediaFileRow } from "./file-rows.js";
 import { cleanTitle, infoColumns, stageUpload, uploadReadError, type IncomingFile, type StagedFile, type StagingOptions } from "./staging.js";
 import type { KindRegistry } from "./kinds.js";
 import type { RelationService, RelationTarget } from "./relations.js";
@@ -260,14 +261,25 @@ export class ShelfService {
 
   /** The file stored under `name` in `storage`, whoever owns it, with its shelf's visibility (the media route serves by name). */
   async fileByName(storage: string, name: string): Promise<(MediaFile & { shelf: { visibility: Visibility; kind: MediaKind } }) | null> {
-    const include = { shelf: { select: { visibility: true, kind: true } } };
-    const file = await this.deps.prisma.mediaFile.findUnique({ where: { storage_name: { storage, name } }, include });
+    const file = await this.fileWithShelf(Prisma.sql`f."storage" = ${storage} AND f."name" = ${name}`);
     if (file) return file;
     // A version is remade under a new name; a link handed out earlier still reaches its bytes.
     const version = parseVersionName(name);
     if (!version) return null;
-    const current = await this.deps.prisma.mediaFile.findUnique({ where: { shelfId_variant: version }, include });
+    const current = await this.fileWithShelf(Prisma.sql`f."shelfId" = ${version.shelfId}::uuid AND f."variant" = ${version.variant}`);
     return current?.storage === storage && current.role === "VERSION" ? current : null;
+  }
+
+  /** The file `where` finds, with what serving it needs of its shelf, in one statement (the media route's every request). */
+  private async fileWithShelf(where: Prisma.Sql): Promise<(MediaFile & { shelf: { visibility: Visibility; kind: MediaKind } }) | null> {
+    const rows = await this.deps.prisma.$queryRaw<Array<MediaFile & { shelfVisibility: Visibility; shelfKind: MediaKind }>>`
+      SELECT ${mediaFileColumns("f")}, s."visibility"::text AS "shelfVisibility", s."kind"::text AS "shelfKind"
+      FROM "MediaFile" f JOIN "Shelf" s ON s."id" = f."shelfId"
+      WHERE ${where}`;
+    const row = rows[0];
+    if (!row) return null;
+    const { shelfVisibility, shelfKind, ...file } = row;
+    return { ...mediaFileRow(file), shelf: { visibility: shelfVisibility, kind: shelfKind } };
   }
 
   /** Shelves by id in one query (the DataLoader batch function); null where there is none. */

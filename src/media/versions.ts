@@ -5,7 +5,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Readable, Transform } from "node:stream";
-import type { MediaFile, Shelf } from "../db/generated/client.js";
+import { Prisma, type MediaFile, type Shelf } from "../db/generated/client.js";
 import type { MediaKind } from "../db/generated/enums.js";
 import type { PrismaClient, Transaction } from "../db/client.js";
 import { backoffMs, MAX_ATTEMPTS, type ClaimedJob, type JobQueue, type NewJob, type QueueName } from "../jobs/queue.js";
@@ -27,6 +27,7 @@ import {
 } from "../transcode/presets.js";
 import type { Transcoder } from "../transcode/transcoders.js";
 import { MediaError } from "./errors.js";
+import { mediaFileColumns, mediaFileRow } from "./file-rows.js";
 import type { KindRegistry } from "./kinds.js";
 import { infoColumns, withLocalFile } from "./staging.js";
 
@@ -62,8 +63,8 @@ export interface VersionServiceDeps {
   queue: JobQueue;
   transcoders: Transcoder[];
   settings: VersionSettings;
-  /** Tells this process's workers that a queue has new work. */
-  kick: (queue: QueueName) => void;
+  /** Tells this process's workers that a queue has new work: `jobs` new jobs, or an unknown number. */
+  kick: (queue: QueueName, jobs?: number) => void;
   log: (message: string) => void;
 }
 
@@ -83,6 +84,8 @@ export class VersionService {
   /** Versions made by this process (the single-flight checks count them). */
   generations = 0;
   private readonly settled = new EventEmitter().setMaxListeners(0);
+  /** Files whose job runs in this process now. */
+  private readonly makingHere = new Set<string>();
 
   constructor(private readonly deps: VersionServiceDeps) {}
 
@@ -125,8 +128,11 @@ export class VersionService {
     return file && file.recipe === recipeDigest(preset.recipe) ? file : undefined;
   }
 
-  /** The shelf's version of a preset, started if it does not exist yet (or is stale). */
-  async version(shelf: Shelf, presetName: string): Promise<MediaFile> {
+  /**
+   * The shelf's version of a preset, started if it does not exist yet (or is stale). `files`,
+   * the shelf's files when the caller has read them, spares reading its version again.
+   */
+  async version(shelf: Shelf, presetName: string, files?: readonly MediaFile[]): Promise<MediaFile> {
     const preset = this.deps.presets.get(shelf.kind, presetName);
     if (!preset) {
       const names = this.deps.presets.forKind(shelf.kind).map((p) => p.name);
@@ -137,7 +143,8 @@ export class VersionService {
           : `${shelf.kind} shelves have no presets`,
       );
     }
-    return this.request(shelf, { variant: preset.name, preset: preset.name, recipe: preset.recipe }, { priority: ON_DEMAND_PRIORITY });
+    const known = files && (files.find((f) => f.variant === preset.name) ?? null);
+    return this.request(shelf, { variant: preset.name, preset: preset.name, recipe: preset.recipe }, { priority: ON_DEMAND_PRIORITY }, known);
   }
 
   /**
@@ -162,7 +169,7 @@ export class VersionService {
         throw new MediaError("BAD_USER_INPUT", `A shelf keeps at most ${MAX_TRANSFORMS_PER_SHELF} transforms; use one of those it has, or a preset`);
       }
     };
-    return this.request(shelf, { variant, preset: null, recipe }, { priority: ON_DEMAND_PRIORITY, beforeInsert });
+    return this.request(shelf, { variant, preset: null, recipe }, { priority: ON_DEMAND_PRIORITY, beforeInsert }, null);
   }
 
   normalizeTransform(input: TransformInput): ImageRecipe {
@@ -210,9 +217,14 @@ export class VersionService {
   }
 
   /** The version row for `spec`, queued to be made when it is missing or stale; this process's workers are told. */
-  private async request(shelf: Shelf, spec: VersionSpec, options: { priority: number; beforeInsert?: () => Promise<void> }): Promise<MediaFile> {
-    const { file, queued } = await this.enqueue(shelf, spec, { ...options });
-    if (queued) this.deps.kick(VersionService.queueFor(shelf.kind));
+  private async request(
+    shelf: Shelf,
+    spec: VersionSpec,
+    options: { priority: number; beforeInsert?: () => Promise<void> },
+    known?: MediaFile | null,
+  ): Promise<MediaFile> {
+    const { file, queued } = await this.enqueue(shelf, spec, { ...options }, known);
+    if (queued) this.deps.kick(VersionService.queueFor(shelf.kind), 1);
     return file;
   }
 
@@ -253,20 +265,49 @@ export class VersionService {
       return { file: existing, queued };
     }
     await options.beforeInsert?.();
-    let queued = false;
+    const pending = this.pendingRow(shelf, spec);
+    let createdAt: Date | null;
     try {
-      await this.deps.prisma.$transaction(async (tx) => {
-        const fileId = await this.insertPending(tx, shelf, spec);
-        if (fileId) queued = await this.deps.queue.enqueue(tx, [job(fileId)]);
-      });
+      createdAt = await this.deps.queue.enqueueForNewFile(this.deps.prisma, insertPendingSql(pending), job(pending.id));
     } catch (err) {
       // The shelf went away between reading it and inserting its version.
-      if ((err as { code?: string }).code === "P2003") throw notFound(shelf.id);
+      if (isForeignKeyViolation(err)) throw notFound(shelf.id);
       throw err;
     }
+    if (createdAt) return { file: { ...pending, createdAt }, queued: true };
+    // A concurrent request inserted it first: one row, one job.
     const file = await this.deps.prisma.mediaFile.findUnique({ where: key });
     if (!file) throw notFound(shelf.id);
-    return { file, queued };
+    return { file, queued: false };
+  }
+
+  /** The PENDING row of a version not made yet, as it is inserted. */
+  private pendingRow(shelf: Pick<Shelf, "id" | "kind">, spec: VersionSpec): Omit<MediaFile, "createdAt"> {
+    const format = outputFormat(spec.recipe);
+    const recipe = recipeDigest(spec.recipe);
+    return {
+      id: randomUUID(),
+      shelfId: shelf.id,
+      variant: spec.variant,
+      role: "VERSION",
+      preset: spec.preset,
+      storage: this.deps.storages.aliasFor(shelf.kind, "version"),
+      name: versionName(shelf.id, spec.variant, recipe.slice(0, 8), format.extension),
+      size: 0n,
+      mimeType: format.mimeType,
+      checksum: "",
+      width: null,
+      height: null,
+      durationMs: null,
+      videoCodec: null,
+      audioCodec: null,
+      bitrate: null,
+      frameRate: null,
+      status: "PENDING",
+      progress: null,
+      error: null,
+      recipe,
+    };
   }
 
   /**
@@ -274,27 +315,9 @@ export class VersionService {
    * name is a placeholder that holds no bytes: each run stores under a name of its own.
    */
   private async insertPending(tx: Transaction, shelf: Pick<Shelf, "id" | "kind">, spec: VersionSpec): Promise<string | undefined> {
-    const id = randomUUID();
-    const format = outputFormat(spec.recipe);
-    const storage = this.deps.storages.aliasFor(shelf.kind, "version");
-    const { count } = await tx.mediaFile.createMany({
-      data: {
-        id,
-        shelfId: shelf.id,
-        variant: spec.variant,
-        role: "VERSION",
-        preset: spec.preset,
-        storage,
-        name: versionName(shelf.id, spec.variant, recipeDigest(spec.recipe).slice(0, 8), format.extension),
-        size: 0n,
-        mimeType: format.mimeType,
-        checksum: "",
-        status: "PENDING",
-        recipe: recipeDigest(spec.recipe),
-      },
-      skipDuplicates: true,
-    });
-    return count === 1 ? id : undefined;
+    const pending = this.pendingRow(shelf, spec);
+    const count = await tx.$executeRaw`${insertPendingSql(pending)}`;
+    return count === 1 ? pending.id : undefined;
   }
 
   /**
@@ -302,49 +325,54 @@ export class VersionService {
    * when the file is READY or FAILED, or after `timeoutMs`, with the row as it then is.
    */
   async awaitFile(file: MediaFile, timeoutMs: number): Promise<MediaFile | null> {
-    const hurried = await this.deps.queue.hurry(file.id);
-    if (hurried) this.deps.kick(hurried.queue);
+    // A job this process runs is under way already; only a waiting one needs moving up.
+    if (!this.makingHere.has(file.id)) {
+      const hurried = await this.deps.queue.hurry(file.id);
+      if (hurried) this.deps.kick(hurried.queue, 1);
+    }
     const deadline = Date.now() + timeoutMs;
-    for (let current: MediaFile | null = file; ; current = await this.deps.prisma.mediaFile.findUnique({ where: { id: file.id } })) {
+    let current: MediaFile | null = file;
+    for (;;) {
       if (!current || current.status === "READY" || current.status === "FAILED") return current;
       const left = deadline - Date.now();
       if (left <= 0) return current;
-      // This process's workers announce their results; other processes' are found by polling.
-      await new Promise<void>((resolve) => {
-        const done = () => {
+      // This process's workers announce their results (with the row when they recorded one);
+      // other processes' are found by polling.
+      const announced = await new Promise<MediaFile | undefined>((resolve) => {
+        const done = (row?: MediaFile) => {
           clearTimeout(timer);
           this.settled.off(file.id, done);
-          resolve();
+          resolve(row);
         };
         const timer = setTimeout(done, Math.min(left, 250));
         this.settled.on(file.id, done);
       });
+      current = announced ?? (await this.deps.prisma.mediaFile.findUnique({ where: { id: file.id } }));
     }
   }
 
   /** Runs one version job to its end, recording READY, a retry, or FAILED. */
   async runJob(job: ClaimedJob, abort?: AbortSignal): Promise<void> {
     const { prisma, queue } = this.deps;
-    const file = job.fileId ? await prisma.mediaFile.findUnique({ where: { id: job.fileId }, include: { shelf: true } }) : null;
-    if (!file) {
+    const parsed = RecipeSchema.safeParse(JSON.parse(job.recipe ?? "null"));
+    const started = job.fileId ? await this.start(job.fileId, parsed.success && parsed.data.type !== "image") : null;
+    if (!started) {
       await queue.complete(prisma, job.id);
       return;
     }
+    const { file, original } = started;
+    this.makingHere.add(file.id);
+    let made: MediaFile | undefined;
     const workDir = await fs.mkdtemp(path.join(os.tmpdir(), "version-"));
     let stored: { storage: Storage; name: string } | undefined;
     try {
       if (job.attempts > MAX_ATTEMPTS) throw new TranscodeError(`Gave up after ${MAX_ATTEMPTS} attempts`, true);
-      const parsed = RecipeSchema.safeParse(JSON.parse(job.recipe ?? "null"));
       if (!parsed.success) throw new TranscodeError("The version's recipe is not valid", true);
       const recipe = parsed.data;
-      const original = await prisma.mediaFile.findFirst({ where: { shelfId: file.shelfId, role: "ORIGINAL" } });
       if (!original) throw new TranscodeError("The shelf has no original", true);
-      if (file.status !== "READY") {
-        await prisma.mediaFile.updateMany({ where: { id: file.id }, data: { status: "PROCESSING", progress: recipe.type === "image" ? null : 0, error: null } });
-      }
       const format = outputFormat(recipe);
       const output = path.join(workDir, `out.${format.extension}`);
-      let info = await this.transcode(original, file.shelf.kind, output, recipe, file.id, abort);
+      let info = await this.transcode(original, started.kind, output, recipe, file.id, abort);
       if (format.demuxer) {
         info = await analyzeAudioVideo(output, format.demuxer, this.deps.settings.ffprobe);
         checkComplete(original.durationMs, info.durationMs);
@@ -358,8 +386,8 @@ export class VersionService {
       const name = await storage.save(wanted, hashed.stream, { contentType: format.mimeType });
       stored = { storage, name };
       const { size, checksum } = hashed.result();
-      const recorded = await this.record(job, file, { name, size, checksum, mimeType: format.mimeType, info, recipe: recipeDigest(recipe) });
-      if (recorded) {
+      made = await this.record(job, file, { name, size, checksum, mimeType: format.mimeType, info, recipe: recipeDigest(recipe) });
+      if (made) {
         stored = undefined;
         this.generations++;
         this.deps.log(`made version ${file.variant} of shelf ${file.shelfId} (${size} bytes)`);
@@ -384,12 +412,44 @@ export class VersionService {
     } finally {
       if (stored) await stored.storage.delete(stored.name).catch(() => {});
       await fs.rm(workDir, { recursive: true, force: true });
-      this.settled.emit(file.id);
+      this.makingHere.delete(file.id);
+      this.settled.emit(file.id, made);
     }
   }
 
+  /**
+   * Marks a version PROCESSING (one being remade keeps READY and serves its old bytes) and reads
+   * it with its shelf's kind and original, in one statement; null when the version is gone.
+   */
+  private async start(
+    fileId: string,
+    reportsProgress: boolean,
+  ): Promise<{ file: MediaFile; kind: MediaKind; original: Original | null } | null> {
+    const rows = await this.deps.prisma.$queryRaw<Array<MediaFile & StartedRow>>`
+      WITH file AS (
+        UPDATE "MediaFile" AS f SET
+          "status" = CASE WHEN f."status" = 'READY' THEN f."status" ELSE 'PROCESSING' END,
+          "progress" = CASE WHEN f."status" = 'READY' THEN f."progress" WHEN ${reportsProgress} THEN 0 ELSE NULL END,
+          "error" = CASE WHEN f."status" = 'READY' THEN f."error" ELSE NULL END
+        WHERE f."id" = ${fileId}::uuid
+        RETURNING ${mediaFileColumns("f")}
+      )
+      SELECT file.*, s."kind"::text AS "shelfKind", o."storage" AS "originalStorage", o."name" AS "originalName",
+        o."mimeType" AS "originalMimeType", o."durationMs" AS "originalDurationMs"
+      FROM file
+      JOIN "Shelf" s ON s."id" = file."shelfId"
+      LEFT JOIN "MediaFile" o ON o."shelfId" = file."shelfId" AND o."role" = 'ORIGINAL'`;
+    const row = rows[0];
+    if (!row) return null;
+    const { shelfKind, originalStorage, originalName, originalMimeType, originalDurationMs, ...file } = row;
+    const original = originalStorage && originalName && originalMimeType
+      ? { storage: originalStorage, name: originalName, mimeType: originalMimeType, durationMs: originalDurationMs }
+      : null;
+    return { file: mediaFileRow(file), kind: shelfKind, original };
+  }
+
   /** Reads the original (a local copy when its storage has no path) and runs the first transcoder that accepts it. */
-  private async transcode(original: MediaFile, kind: MediaKind, output: string, recipe: Recipe, fileId: string, abort?: AbortSignal): Promise<MediaInfo> {
+  private async transcode(original: Original, kind: MediaKind, output: string, recipe: Recipe, fileId: string, abort?: AbortSignal): Promise<MediaInfo> {
     const format = this.deps.kinds.forMimeType(original.mimeType)?.format;
     const reportProgress = throttledProgress((progress) =>
       this.deps.prisma.mediaFile.updateMany({ where: { id: fileId, status: "PROCESSING" }, data: { progress } }),
@@ -417,29 +477,27 @@ export class VersionService {
     job: ClaimedJob,
     file: MediaFile,
     made: { name: string; size: number; checksum: string; mimeType: string; info: MediaInfo; recipe: string },
-  ): Promise<boolean> {
-    return this.deps.prisma.$transaction(async (tx) => {
-      const shelf = await tx.$queryRaw<unknown[]>`SELECT 1 FROM "Shelf" WHERE "id" = ${file.shelfId}::uuid FOR SHARE`;
-      const current = shelf.length > 0 ? await tx.mediaFile.findUnique({ where: { id: file.id } }) : null;
-      if (!current || !(await this.deps.queue.complete(tx, job.id))) return false;
-      await tx.mediaFile.update({
-        where: { id: file.id },
-        data: {
-          status: "READY",
-          name: made.name,
-          size: BigInt(made.size),
-          checksum: made.checksum,
-          mimeType: made.mimeType,
-          ...infoColumns(made.info),
-          recipe: made.recipe,
-          progress: current.progress === null ? null : 1,
-          error: null,
-        },
-      });
-      // A remade version's old bytes go (a version not made before had only a placeholder name).
-      if (current.status === "READY") await tx.storageDeletion.create({ data: { storage: current.storage, name: current.name } });
-      return true;
-    });
+  ): Promise<MediaFile | undefined> {
+    const info = infoColumns(made.info);
+    // One statement: the shelf share-locked, the job completed (only while it is this worker's
+    // and the shelf is there), the row updated, and a remade version's old bytes (a version not
+    // made before had only a placeholder name) handed to the deletion queue.
+    const rows = await this.deps.prisma.$queryRaw<MediaFile[]>`
+      WITH shelf AS (SELECT 1 FROM "Shelf" WHERE "id" = ${file.shelfId}::uuid FOR SHARE),
+      done AS (${this.deps.queue.completion(job.id, Prisma.sql`EXISTS (SELECT 1 FROM shelf)`)}),
+      old AS (SELECT "status", "storage", "name" FROM "MediaFile" WHERE "id" = ${file.id}::uuid),
+      file AS (
+        UPDATE "MediaFile" AS f SET "status" = 'READY', "name" = ${made.name}, "size" = ${BigInt(made.size)}::bigint,
+          "checksum" = ${made.checksum}, "mimeType" = ${made.mimeType}, "width" = ${info.width}::int, "height" = ${info.height}::int,
+          "durationMs" = ${info.durationMs}::int, "videoCodec" = ${info.videoCodec}, "audioCodec" = ${info.audioCodec},
+          "bitrate" = ${info.bitrate}::int, "frameRate" = ${info.frameRate}::float8, "recipe" = ${made.recipe},
+          "progress" = CASE WHEN f."progress" IS NULL THEN NULL ELSE 1 END, "error" = NULL
+        WHERE f."id" = ${file.id}::uuid AND EXISTS (SELECT 1 FROM done)
+        RETURNING ${mediaFileColumns("f")}
+      ),
+      gone AS (INSERT INTO "StorageDeletion" ("storage", "name") SELECT old."storage", old."name" FROM old, file WHERE old."status" = 'READY')
+      SELECT * FROM file`;
+    return rows[0] && mediaFileRow(rows[0]);
   }
 
   /** FAILED with a message; a stale version that fails to remake keeps its old bytes, with the error. */
@@ -508,4 +566,33 @@ function throttledProgress(write: (progress: number) => Promise<unknown>): (frac
     last = now;
     write(Math.round(fraction * 1000) / 1000).catch(() => {});
   };
+}
+
+/** What a job reads of the version's original. */
+type Original = Pick<MediaFile, "storage" | "name" | "mimeType" | "durationMs">;
+
+interface StartedRow {
+  shelfKind: MediaKind;
+  originalStorage: string | null;
+  originalName: string | null;
+  originalMimeType: string | null;
+  originalDurationMs: number | null;
+}
+
+/** The INSERT of a pending version's row; it inserts nothing where the shelf has that variant. */
+function insertPendingSql(row: Omit<MediaFile, "createdAt">): Prisma.Sql {
+  return Prisma.sql`INSERT INTO "MediaFile" ("id", "shelfId", "variant", "role", "preset", "storage", "name", "size", "mimeType", "checksum", "status", "recipe")
+    VALUES (${row.id}::uuid, ${row.shelfId}::uuid, ${row.variant}, 'VERSION', ${row.preset}, ${row.storage}, ${row.name}, 0, ${row.mimeType}, '', 'PENDING', ${row.recipe})
+    ON CONFLICT DO NOTHING`;
+}
+
+/** A statement refused by a foreign key: the row it pointed at is gone. */
+function isForeignKeyViolation(err: unknown): boolean {
+  const e = err as { code?: string; meta?: { code?: string; driverAdapterError?: { cause?: { kind?: string; originalCode?: string } } }; message?: string };
+  return (
+    e.code === "P2003" ||
+    e.meta?.code === "23503" ||
+    e.meta?.driverAdapterError?.cause?.kind === "ForeignKeyConstraintViolation" ||
+    e.meta?.driverAdapterError?.cause?.originalCode === "23503"
+  );
 }

@@ -26,7 +26,8 @@ const relations = (shelf: Shelf, _args: unknown, { loaders }: Context) => loader
 
 /** A list page's files are already loaded: a version among them costs no query. */
 async function version(shelf: Shelf, { preset }: { preset: string }, { services, loaders }: Context): Promise<MediaFile> {
-  return services.versions.currentIn(await filesOf(shelf, loaders), shelf.kind, preset) ?? services.versions.version(shelf, preset);
+  const files = await filesOf(shelf, loaders);
+  return services.versions.currentIn(files, shelf.kind, preset) ?? services.versions.version(shelf, preset, files);
 }
 
 const common = { original, files, relations, version };
