@@ -39,6 +39,15 @@ function byteaToText(value: Uint8Array): string {
   return `\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("hex")}`;
 }
 
+/**
+ * PostgreSQL's stock shared_buffers (128 MB) is sized for a server with many backends sharing
+ * one cache. PGlite is a single backend in this process whose WebAssembly mmap zero-fills the
+ * whole buffer pool at start, so those 128 MB were resident from the first query on. Our files
+ * sit in the OS page cache anyway; 16 MB holds the catalogs and the hot rows of a media library
+ * with room to spare. wal_buffers follows shared_buffers (1/32) unless set.
+ */
+const EMBEDDED_START_PARAMS = [...PGlite.defaultStartParams, "-c", "shared_buffers=16MB"];
+
 /** The adapter passes its own (slow) bytea parser with every query; this swaps in a native one. */
 function withFastByteaReads(pglite: PGlite): PGlite {
   const parseBytea = (text: string) => Buffer.from(text.slice(2), "hex");
@@ -64,7 +73,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     flavour = "postgresql";
   } else {
     await fs.mkdir(options.embeddedDbDir, { recursive: true });
-    const pglite = await PGlite.create(options.embeddedDbDir, { serializers: { [BYTEA]: byteaToText } });
+    const pglite = await PGlite.create(options.embeddedDbDir, {
+      serializers: { [BYTEA]: byteaToText },
+      startParams: EMBEDDED_START_PARAMS,
+    });
     adapterFactory = new PrismaPGlite(withFastByteaReads(pglite));
     closeDriver = () => pglite.close();
     flavour = "embedded";
