@@ -64,6 +64,10 @@ export async function applyPendingMigrations(
 ): Promise<string[]> {
   const log = opts.log ?? (() => {});
   const migrationsList = await readMigrations();
+  if (await allRecordedAsApplied(factory, migrationsList)) {
+    log(`${migrationsList.migrationDirectories.length} migration(s) found, none pending`);
+    return [];
+  }
   const { engine, close } = await startSchemaEngine(factory, await readSchema(), engineLog(log));
   try {
     const { appliedMigrationNames } = await engine.applyMigrations({ migrationsList, filters });
@@ -76,6 +80,35 @@ export async function applyPendingMigrations(
     return appliedMigrationNames;
   } finally {
     await close();
+  }
+}
+
+/**
+ * Whether the history table already records every migration in `list` as applied, read with
+ * plain SQL. Loading the schema engine costs tens of MiB of WebAssembly memory that are never
+ * given back, and on most starts it would find nothing to do. Anything else (no history table, a
+ * failed or rolled-back migration, an unreadable script, a lock file for another provider) answers
+ * false and leaves the verdict, its errors and the advisory lock to the engine.
+ */
+async function allRecordedAsApplied(factory: SqlMigrationAwareDriverAdapterFactory, list: MigrationList): Promise<boolean> {
+  if (!/^provider\s*=\s*"postgresql"\s*$/m.test(list.lockfile.content ?? "")) return false;
+  if (list.migrationDirectories.some((dir) => dir.migrationFile.content.tag !== "ok")) return false;
+  const adapter = await factory.connect();
+  try {
+    const query = (sql: string) => adapter.queryRaw({ sql, args: [], argTypes: [] });
+    // The engine keeps its table in schema "public": neither adapter is given another one.
+    const table = await query(`SELECT to_regclass('public._prisma_migrations')::text AS name`);
+    if (table.rows[0]?.[0] == null) return false;
+    const { rows } = await query(
+      `SELECT migration_name, CASE WHEN rolled_back_at IS NOT NULL THEN 'rolled back'
+         WHEN finished_at IS NULL THEN 'failed' ELSE 'applied' END AS state
+       FROM public._prisma_migrations`,
+    );
+    if (rows.some(([, state]) => state === "failed")) return false;
+    const applied = new Set(rows.filter(([, state]) => state === "applied").map(([name]) => name));
+    return list.migrationDirectories.every((dir) => applied.has(dir.path));
+  } finally {
+    await adapter.dispose();
   }
 }
 
