@@ -1,10 +1,8 @@
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { PGlite } from "@electric-sql/pglite";
 import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import type { MigrationDirectory, MigrationList, SchemaFilter } from "@prisma/schema-engine-wasm/schema_engine_bg";
-import { PrismaPGlite } from "pglite-prisma-adapter";
 import { startSchemaEngine, type EngineLogLine } from "./schema-engine.js";
 
 /** Paths are fixed to the checkout, so the service and the scripts agree whatever their cwd. */
@@ -118,7 +116,7 @@ async function allRecordedAsApplied(factory: SqlMigrationAwareDriverAdapterFacto
  * the factory's shadow database, which must therefore be free to create and wipe (PGlite's is an
  * in-memory instance). `@prisma/adapter-pg` 7.10 cannot serve here: the engine's schema
  * introspection reads `"char"` catalog columns, which that adapter rejects. Prefer
- * `openScratchPGlite()` to a plain PrismaPGlite, whose shadow database is never closed.
+ * `openScratchPGlite()` (./scratch.ts) to a plain PrismaPGlite, whose shadow database is never closed.
  */
 export async function diffMigrationsToSchema(
   factory: SqlMigrationAwareDriverAdapterFactory,
@@ -143,27 +141,6 @@ export async function diffMigrationsToSchema(
   } finally {
     await close();
   }
-}
-
-/**
- * A throwaway in-memory database for `diffMigrationsToSchema`. PrismaPGlite's own shadow database
- * is a PGlite it never closes, whose pending 10 s timer then holds the process open; here the
- * engine's dispose of the shadow closes it.
- */
-export function openScratchPGlite(): { factory: SqlMigrationAwareDriverAdapterFactory; close(): Promise<void> } {
-  const pglite = new PGlite();
-  const main = new PrismaPGlite(pglite);
-  const factory: SqlMigrationAwareDriverAdapterFactory = {
-    provider: main.provider,
-    adapterName: main.adapterName,
-    connect: () => main.connect(),
-    async connectToShadowDb() {
-      const shadow = new PGlite();
-      const adapter = await new PrismaPGlite(shadow).connect();
-      return Object.assign(adapter, { dispose: () => shadow.close() });
-    },
-  };
-  return { factory, close: () => pglite.close() };
 }
 
 function engineLog(log: (msg: string) => void) {
