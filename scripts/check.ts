@@ -1,6 +1,7 @@
 // Fails when prisma/migrations does not build the database prisma/schema.prisma describes, so a
 // schema change cannot land without its migration.
-import { diffMigrationsToSchema, openScratchPGlite } from "../src/db/migrate.js";
+import { diffMigrationsToSchema } from "../src/db/migrate.js";
+import { openScratchPGlite } from "../src/db/scratch.js";
 
 // The engine replays the migrations on the factory's shadow database; in-memory PGlite needs no server.
 const scratch = openScratchPGlite();

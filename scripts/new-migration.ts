@@ -2,7 +2,8 @@
 // prisma/schema.prisma. Usage: npm run db:new-migration -- <name>
 import { access, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { diffMigrationsToSchema, openScratchPGlite, migrationLockToml, migrationsDir, projectRoot } from "../src/db/migrate.js";
+import { diffMigrationsToSchema, migrationLockToml, migrationsDir, projectRoot } from "../src/db/migrate.js";
+import { openScratchPGlite } from "../src/db/scratch.js";
 
 const rawName = process.argv.slice(2).join(" ");
 const name = rawName.trim().replace(/[^A-Za-z0-9_]+/g, "_").replace(/^_+|_+$/g, "");

@@ -1,8 +1,4 @@
-import fs from "node:fs/promises";
-import { PGlite } from "@electric-sql/pglite";
-import { PrismaPg } from "@prisma/adapter-pg";
 import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
-import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient } from "./generated/client.js";
 import type { Prisma } from "./generated/client.js";
 
@@ -27,46 +23,19 @@ export interface DatabaseOptions {
   onQuery?: (sql: string) => void;
 }
 
-/** PostgreSQL's type id of bytea. */
-const BYTEA = 17;
-
-/**
- * Blobs (the database storage backend's chunks) cross the PGlite boundary as hex text. The
- * stock conversions go a byte at a time through strings, a few MiB/s; Buffer's hex codec does
- * the same work natively.
- */
-function byteaToText(value: Uint8Array): string {
-  return `\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("hex")}`;
-}
-
-/** The adapter passes its own (slow) bytea parser with every query; this swaps in a native one. */
-function withFastByteaReads(pglite: PGlite): PGlite {
-  const parseBytea = (text: string) => Buffer.from(text.slice(2), "hex");
-  return new Proxy(pglite, {
-    get(target, property) {
-      if (property === "query") {
-        return (sql: string, params?: unknown[], opts?: Parameters<PGlite["query"]>[2]) =>
-          target.query(sql, params, { ...opts, parsers: { ...opts?.parsers, [BYTEA]: parseBytea } });
-      }
-      const value = Reflect.get(target, property, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}
-
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   let adapterFactory: SqlMigrationAwareDriverAdapterFactory;
   let closeDriver: () => Promise<void>;
   let flavour: Database["flavour"];
+  // Each driver is loaded only for the database in use: PGlite alone is tens of MiB of code.
   if (options.databaseUrl) {
+    const { PrismaPg } = await import("@prisma/adapter-pg");
     adapterFactory = new PrismaPg({ connectionString: options.databaseUrl });
     closeDriver = async () => {};
     flavour = "postgresql";
   } else {
-    await fs.mkdir(options.embeddedDbDir, { recursive: true });
-    const pglite = await PGlite.create(options.embeddedDbDir, { serializers: { [BYTEA]: byteaToText } });
-    adapterFactory = new PrismaPGlite(withFastByteaReads(pglite));
-    closeDriver = () => pglite.close();
+    const { openEmbedded } = await import("./embedded.js");
+    ({ adapterFactory, close: closeDriver } = await openEmbedded(options.embeddedDbDir));
     flavour = "embedded";
   }
   const prisma = new PrismaClient({

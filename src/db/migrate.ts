@@ -1,10 +1,8 @@
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { PGlite } from "@electric-sql/pglite";
 import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import type { MigrationDirectory, MigrationList, SchemaFilter } from "@prisma/schema-engine-wasm/schema_engine_bg";
-import { PrismaPGlite } from "pglite-prisma-adapter";
 import { startSchemaEngine, type EngineLogLine } from "./schema-engine.js";
 
 /** Paths are fixed to the checkout, so the service and the scripts agree whatever their cwd. */
@@ -64,6 +62,10 @@ export async function applyPendingMigrations(
 ): Promise<string[]> {
   const log = opts.log ?? (() => {});
   const migrationsList = await readMigrations();
+  if (await allRecordedAsApplied(factory, migrationsList)) {
+    log(`${migrationsList.migrationDirectories.length} migration(s) found, none pending`);
+    return [];
+  }
   const { engine, close } = await startSchemaEngine(factory, await readSchema(), engineLog(log));
   try {
     const { appliedMigrationNames } = await engine.applyMigrations({ migrationsList, filters });
@@ -80,12 +82,41 @@ export async function applyPendingMigrations(
 }
 
 /**
+ * Whether the history table already records every migration in `list` as applied, read with
+ * plain SQL. Loading the schema engine costs tens of MiB of WebAssembly memory that are never
+ * given back, and on most starts it would find nothing to do. Anything else (no history table, a
+ * failed or rolled-back migration, an unreadable script, a lock file for another provider) answers
+ * false and leaves the verdict, its errors and the advisory lock to the engine.
+ */
+async function allRecordedAsApplied(factory: SqlMigrationAwareDriverAdapterFactory, list: MigrationList): Promise<boolean> {
+  if (!/^provider\s*=\s*"postgresql"\s*$/m.test(list.lockfile.content ?? "")) return false;
+  if (list.migrationDirectories.some((dir) => dir.migrationFile.content.tag !== "ok")) return false;
+  const adapter = await factory.connect();
+  try {
+    const query = (sql: string) => adapter.queryRaw({ sql, args: [], argTypes: [] });
+    // The engine keeps its table in schema "public": neither adapter is given another one.
+    const table = await query(`SELECT to_regclass('public._prisma_migrations')::text AS name`);
+    if (table.rows[0]?.[0] == null) return false;
+    const { rows } = await query(
+      `SELECT migration_name, CASE WHEN rolled_back_at IS NOT NULL THEN 'rolled back'
+         WHEN finished_at IS NULL THEN 'failed' ELSE 'applied' END AS state
+       FROM public._prisma_migrations`,
+    );
+    if (rows.some(([, state]) => state === "failed")) return false;
+    const applied = new Set(rows.filter(([, state]) => state === "applied").map(([name]) => name));
+    return list.migrationDirectories.every((dir) => applied.has(dir.path));
+  } finally {
+    await adapter.dispose();
+  }
+}
+
+/**
  * The SQL that would bring a database built from the migrations up to prisma/schema.prisma: the
  * next migration's script, or the drift a check must reject. The engine replays the history on
  * the factory's shadow database, which must therefore be free to create and wipe (PGlite's is an
  * in-memory instance). `@prisma/adapter-pg` 7.10 cannot serve here: the engine's schema
  * introspection reads `"char"` catalog columns, which that adapter rejects. Prefer
- * `openScratchPGlite()` to a plain PrismaPGlite, whose shadow database is never closed.
+ * `openScratchPGlite()` (./scratch.ts) to a plain PrismaPGlite, whose shadow database is never closed.
  */
 export async function diffMigrationsToSchema(
   factory: SqlMigrationAwareDriverAdapterFactory,
@@ -110,27 +141,6 @@ export async function diffMigrationsToSchema(
   } finally {
     await close();
   }
-}
-
-/**
- * A throwaway in-memory database for `diffMigrationsToSchema`. PrismaPGlite's own shadow database
- * is a PGlite it never closes, whose pending 10 s timer then holds the process open; here the
- * engine's dispose of the shadow closes it.
- */
-export function openScratchPGlite(): { factory: SqlMigrationAwareDriverAdapterFactory; close(): Promise<void> } {
-  const pglite = new PGlite();
-  const main = new PrismaPGlite(pglite);
-  const factory: SqlMigrationAwareDriverAdapterFactory = {
-    provider: main.provider,
-    adapterName: main.adapterName,
-    connect: () => main.connect(),
-    async connectToShadowDb() {
-      const shadow = new PGlite();
-      const adapter = await new PrismaPGlite(shadow).connect();
-      return Object.assign(adapter, { dispose: () => shadow.close() });
-    },
-  };
-  return { factory, close: () => pglite.close() };
 }
 
 function engineLog(log: (msg: string) => void) {
