@@ -104,6 +104,20 @@ export function readMem(pid: number): Mem {
   return { rssKiB: field("VmRSS"), hwmKiB: field("VmHWM") };
 }
 
+/**
+ * CPU time a process (or, with `tid`, one of its threads) has used, in ms: user + system from
+ * /proc. Unlike wall time it does not grow when other processes compete for the cores.
+ */
+export function readCpuMs(pid: number, tid?: number): number {
+  const stat = fs.readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, "utf8");
+  // Fields after the command name (which may hold spaces), from field 3 on: utime is 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+
+/** The kernel's USER_HZ, the unit of /proc's CPU times: 100 on Linux. */
+const CLOCK_TICKS = 100;
+
 export interface MemWindow {
   /** RSS when the window opened. */
   idleKiB: number;

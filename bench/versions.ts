@@ -60,7 +60,7 @@ import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import type { Config } from "../src/config.js";
 import type { VideoRecipe } from "../src/transcode/presets.js";
-import { cleanupSync, positiveInt, readMem, startChild, stopChild, tempDirs, watchMemory, type Child, type MemWindow } from "./children.js";
+import { cleanupSync, positiveInt, readCpuMs, readMem, startChild, stopChild, tempDirs, watchMemory, type Child, type MemWindow } from "./children.js";
 
 const MiB = 1024 * 1024;
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -152,6 +152,7 @@ async function runSharpRole(): Promise<void> {
     await go;
   }
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   let next = 0;
   await Promise.all(
     Array.from({ length: spec.concurrency }, async () => {
@@ -161,7 +162,8 @@ async function runSharpRole(): Promise<void> {
       }
     }),
   );
-  process.stdout.write(`RESULT ${JSON.stringify({ seconds: seconds(started) })}\n`);
+  const cpu = process.cpuUsage(cpuBefore);
+  process.stdout.write(`RESULT ${JSON.stringify({ seconds: seconds(started), cpuMs: (cpu.user + cpu.system) / 1000 })}\n`);
   if (spec.waitForSignal) await new Promise((resolve) => process.once("SIGTERM", resolve));
   clearInterval(keepAlive);
 }
@@ -435,6 +437,10 @@ const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex
 interface ThumbRun {
   seconds: number;
   perSecond: number;
+  /** CPU time of the whole process (every thread) per image, ms. */
+  cpuPerImage: number;
+  /** The service's: of it, its JavaScript thread's. */
+  mainPerImage?: number;
 }
 
 /** C clients: version(preset: "thumb") then GET, image after image, until every byte is in. */
@@ -442,6 +448,9 @@ async function serviceThumbs(service: Service, ids: string[], concurrency: numbe
   const bodies: Buffer[] = new Array(ids.length);
   let waits = 0;
   let next = 0;
+  const pid = service.child.pid;
+  const cpuBefore = readCpuMs(pid);
+  const mainBefore = readCpuMs(pid, pid);
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -455,7 +464,9 @@ async function serviceThumbs(service: Service, ids: string[], concurrency: numbe
     }),
   );
   const secs = seconds(started);
-  return { seconds: secs, perSecond: ids.length / secs, bodies, waits };
+  const cpuPerImage = (readCpuMs(pid) - cpuBefore) / ids.length;
+  const mainPerImage = (readCpuMs(pid, pid) - mainBefore) / ids.length;
+  return { seconds: secs, perSecond: ids.length / secs, cpuPerImage, mainPerImage, bodies, waits };
 }
 
 /** The service's `thumb` recipe, for raw sharp. */
@@ -483,8 +494,8 @@ async function rawThumbs(root: string, files: string[], warmups: string[], confi
   const match = await waitForLine(child, onLine, /^RESULT (.*)$/, READY_TIMEOUT_MS);
   const code = await child.exited;
   if (code !== 0) throw new Error(`raw sharp exited with ${code}\n${failureReport(child)}`);
-  const secs = (JSON.parse(match[1]!) as { seconds: number }).seconds;
-  return { seconds: secs, perSecond: files.length / secs, outputs };
+  const result = JSON.parse(match[1]!) as { seconds: number; cpuMs: number };
+  return { seconds: result.seconds, perSecond: files.length / result.seconds, cpuPerImage: result.cpuMs / files.length, outputs };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -775,12 +786,15 @@ async function partThumbs(setup: Setup, service: Service, files: { thumbs: strin
       served = await serviceThumbs(service, roundShelves[r]!, concurrency);
       serviceRuns.push(served);
       waits += served.waits;
-      console.log(`  service   #${r + 1}: ${served.seconds.toFixed(3)} s  ${served.perSecond.toFixed(1).padStart(5)} images/s`);
+      console.log(
+        `  service   #${r + 1}: ${served.seconds.toFixed(3)} s  ${served.perSecond.toFixed(1).padStart(5)} images/s  ` +
+          `CPU ${served.cpuPerImage.toFixed(1)} ms/image (JavaScript thread ${served.mainPerImage!.toFixed(1)})`,
+      );
     };
     const runRaw = async () => {
       raw = await rawThumbs(root, files.thumbs, files.warm, config, concurrency, r + 1);
       rawRuns.push(raw);
-      console.log(`  raw sharp #${r + 1}: ${raw.seconds.toFixed(3)} s  ${raw.perSecond.toFixed(1).padStart(5)} images/s`);
+      console.log(`  raw sharp #${r + 1}: ${raw.seconds.toFixed(3)} s  ${raw.perSecond.toFixed(1).padStart(5)} images/s  CPU ${raw.cpuPerImage.toFixed(1)} ms/image`);
     };
     for (const step of r % 2 === 0 ? [runRaw, runService] : [runService, runRaw]) {
       await step();
@@ -804,6 +818,12 @@ async function partThumbs(setup: Setup, service: Service, files: { thumbs: strin
     `>= ${THUMB_TARGET}`,
     verdict(ratio >= THUMB_TARGET),
   ]);
+  const leastCpu = (runs: ThumbRun[]) => Math.min(...runs.map((r) => r.cpuPerImage));
+  const leastMain = Math.min(...serviceRuns.map((r) => r.mainPerImage!));
+  report.notes.push(
+    `(a) CPU per image (least of the rounds; unlike wall time, not raised by other processes): service ${leastCpu(serviceRuns).toFixed(1)} ms ` +
+      `(its JavaScript thread ${leastMain.toFixed(1)} ms), raw sharp ${leastCpu(rawRuns).toFixed(1)} ms; raw / service ${(leastCpu(rawRuns) / leastCpu(serviceRuns)).toFixed(2)}`,
+  );
   const perImage = (perSecond: number) => (concurrency * 1000) / perSecond;
   report.notes.push(
     `(a) wall time per image and client: service ${perImage(bestService).toFixed(1)} ms, raw sharp ${perImage(bestRaw).toFixed(1)} ms ` +
