@@ -18,6 +18,10 @@
  *      the same files, file to file, at the same concurrency C, after the same two warm-up images.
  *      BENCH_IMAGE_ROUNDS (3) rounds, the side that goes first alternating; best of each side.
  *      Every service thumbnail must be 200 and byte-identical to the baseline's. Target >= 0.85.
+ *      Measured with the service on the embedded PGlite and again, when one answers, on
+ *      PostgreSQL (a database created for the run). Beside the throughput it prints the CPU time
+ *      per image (/proc; the service's JavaScript thread apart), which competing processes do not
+ *      inflate as they do wall time.
  *  (b) mp4-720p of the clip through the job system: the time from the GraphQL request that
  *      enqueues the version until it is READY (the service's "made version" log line, or a
  *      GraphQL status poll every 250 ms, whichever comes first), against the bare ffmpeg command
@@ -765,14 +769,14 @@ interface Setup {
   concurrency: number;
 }
 
-async function partThumbs(setup: Setup, service: Service, files: { thumbs: string[]; warm: string[] }, report: Report): Promise<void> {
+async function partThumbs(setup: Setup, service: Service, database: string, files: { thumbs: string[]; warm: string[] }, report: Report): Promise<void> {
   const { root, config, concurrency } = setup;
   const t = performance.now();
   const warmShelves = await uploadFiles(service.url, files.warm);
   const roundShelves: string[][] = [];
   for (let r = 0; r < IMAGE_ROUNDS; r++) roundShelves.push((await uploadFiles(service.url, files.thumbs)).map((s) => s.id));
   const recipe = thumbRecipe(config);
-  console.log(`\n(a) thumb (${recipe.width}x${recipe.height} ${recipe.fit}, webp q${recipe.quality}) of ${IMAGES} JPEGs 1600x1200, ${concurrency} at a time (${IMAGES * IMAGE_ROUNDS + WARMUP_IMAGES} uploaded in ${seconds(t).toFixed(1)} s)`);
+  console.log(`\n(a) thumb (${recipe.width}x${recipe.height} ${recipe.fit}, webp q${recipe.quality}) of ${IMAGES} JPEGs 1600x1200, ${concurrency} at a time, service on ${database} (${IMAGES * IMAGE_ROUNDS + WARMUP_IMAGES} uploaded in ${seconds(t).toFixed(1)} s)`);
   await serviceThumbs(service, warmShelves.map((s) => s.id), concurrency);
   const serviceRuns: ThumbRun[] = [];
   const rawRuns: ThumbRun[] = [];
@@ -811,7 +815,7 @@ async function partThumbs(setup: Setup, service: Service, files: { thumbs: strin
   console.log(`  service thumbnails byte-identical to raw sharp's: ${identical} of ${compared}; 202 answers: ${waits}`);
   if (identical !== compared) report.notes.push(`(a) only ${identical} of ${compared} service thumbnails are byte-identical to raw sharp's`);
   report.rows.push([
-    `(a) thumb images/s, on demand, C=${concurrency} (best of ${IMAGE_ROUNDS})`,
+    `(a) thumb images/s, on demand, C=${concurrency} (best of ${IMAGE_ROUNDS}; ${database})`,
     `${bestService.toFixed(1)}/s`,
     `${bestRaw.toFixed(1)}/s`,
     ratio.toFixed(2),
@@ -821,12 +825,12 @@ async function partThumbs(setup: Setup, service: Service, files: { thumbs: strin
   const leastCpu = (runs: ThumbRun[]) => Math.min(...runs.map((r) => r.cpuPerImage));
   const leastMain = Math.min(...serviceRuns.map((r) => r.mainPerImage!));
   report.notes.push(
-    `(a) CPU per image (least of the rounds; unlike wall time, not raised by other processes): service ${leastCpu(serviceRuns).toFixed(1)} ms ` +
+    `(a) ${database}: CPU per image (least of the rounds; unlike wall time, not raised by other processes): service ${leastCpu(serviceRuns).toFixed(1)} ms ` +
       `(its JavaScript thread ${leastMain.toFixed(1)} ms), raw sharp ${leastCpu(rawRuns).toFixed(1)} ms; raw / service ${(leastCpu(rawRuns) / leastCpu(serviceRuns)).toFixed(2)}`,
   );
   const perImage = (perSecond: number) => (concurrency * 1000) / perSecond;
   report.notes.push(
-    `(a) wall time per image and client: service ${perImage(bestService).toFixed(1)} ms, raw sharp ${perImage(bestRaw).toFixed(1)} ms ` +
+    `(a) ${database}: wall time per image and client: service ${perImage(bestService).toFixed(1)} ms, raw sharp ${perImage(bestRaw).toFixed(1)} ms ` +
       `(+${(perImage(bestService) - perImage(bestRaw)).toFixed(1)} ms for the request, the job and the GET)`,
   );
 }
@@ -898,6 +902,33 @@ async function partVideo(setup: Setup, service: Service, video: string, report: 
   report.notes.push(`(b) service minus bare (best runs): ${(bestServed - bestBare).toFixed(2)} s; spread of the runs: bare ${spread(bareRuns)}, service ${spread(servedRuns)}`);
 }
 
+/**
+ * Runs `fn` with a database created for it on the PostgreSQL server (dropped after), when
+ * BENCH_POSTGRES allows and one answers; says so and skips `fn` when none does.
+ */
+async function withPostgresDatabase(fn: (url: string, version: string) => Promise<void>): Promise<void> {
+  if (!WITH_POSTGRES) return;
+  let version: string;
+  try {
+    version = (await adminQuery("SHOW server_version")) ?? "?";
+  } catch (err) {
+    console.log(`  no PostgreSQL answers at ${ADMIN_URL} (${(err as Error).message}): no PostgreSQL row`);
+    return;
+  }
+  const dbName = `bench_versions_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  await adminQuery(`CREATE DATABASE ${dbName}`);
+  const drop = () => adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).then(() => {});
+  asyncCleanups.push(drop);
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${dbName}`;
+  try {
+    await fn(url.toString(), version.split(" ")[0]!);
+  } finally {
+    asyncCleanups.splice(asyncCleanups.indexOf(drop), 1);
+    await drop();
+  }
+}
+
 async function partMemory(setup: Setup, bigImage: string, report: Report): Promise<void> {
   const { root, config, concurrency } = setup;
   console.log(`\n(d) peak RSS during ${TRANSFORM_WIDTHS.length} concurrent transforms (widths ${TRANSFORM_WIDTHS.join(", ")}, webp) of the 6000x4000 JPEG`);
@@ -909,29 +940,10 @@ async function partMemory(setup: Setup, bigImage: string, report: Report): Promi
   console.log(memLine(runs.at(-1)!));
   const bare = await bareTransformsMemory(root, bigImage, config);
   console.log(memLine(bare));
-  if (WITH_POSTGRES) {
-    let version: string | undefined;
-    try {
-      version = await adminQuery("SHOW server_version");
-    } catch (err) {
-      console.log(`  no PostgreSQL answers at ${ADMIN_URL} (${(err as Error).message}): no PostgreSQL row`);
-    }
-    if (version !== undefined) {
-      const dbName = `bench_versions_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
-      await adminQuery(`CREATE DATABASE ${dbName}`);
-      const drop = () => adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).then(() => {});
-      asyncCleanups.push(drop);
-      const url = new URL(ADMIN_URL);
-      url.pathname = `/${dbName}`;
-      try {
-        runs.push(await serviceTransformsMemory(`service, PostgreSQL ${version.split(" ")[0]}`, root, bigImage, url.toString()));
-        console.log(memLine(runs.at(-1)!));
-      } finally {
-        asyncCleanups.splice(asyncCleanups.indexOf(drop), 1);
-        await drop();
-      }
-    }
-  }
+  await withPostgresDatabase(async (url, version) => {
+    runs.push(await serviceTransformsMemory(`service, PostgreSQL ${version}`, root, bigImage, url));
+    console.log(memLine(runs.at(-1)!));
+  });
   const bareDelta = bare.mem.peakKiB - bare.mem.idleKiB;
   for (const run of runs) {
     const ratio = run.mem.peakKiB / bare.mem.peakKiB;
@@ -995,12 +1007,23 @@ async function main(): Promise<void> {
     const service = await startService("pglite", root);
     try {
       console.log(`\nservice (embedded PGlite) ready in ${service.startupSeconds.toFixed(1)} s, pid ${service.child.pid}, ${service.url}`);
-      if (PARTS.has("a")) await partThumbs(setup, service, { thumbs, warm }, report);
+      if (PARTS.has("a")) await partThumbs(setup, service, "PGlite", { thumbs, warm }, report);
       if (PARTS.has("c")) await partSingleFlight(service, flightFiles, report);
       if (PARTS.has("b")) await partVideo(setup, service, video, report);
     } finally {
       await stopChild(service.child, 5000);
     }
+  }
+  if (PARTS.has("a")) {
+    await withPostgresDatabase(async (url, version) => {
+      const service = await startService("postgresql", root, url);
+      try {
+        console.log(`\nservice (PostgreSQL ${version}) ready in ${service.startupSeconds.toFixed(1)} s, pid ${service.child.pid}, ${service.url}`);
+        await partThumbs(setup, service, `PostgreSQL ${version}`, { thumbs, warm }, report);
+      } finally {
+        await stopChild(service.child, 5000);
+      }
+    });
   }
   if (PARTS.has("d")) await partMemory(setup, bigImage, report);
 
