@@ -7,7 +7,8 @@
  * two 2000x1500 JPEGs, one 6000x4000 JPEG, and a BENCH_VIDEO_SECONDS (30) s 1080p30 H.264 + AAC
  * clip (ffmpeg lavfi testsrc2 + sine, libx264 veryfast, yuv420p). Then, in one run:
  *
- *  (a) Thumbnails on demand. The real service (`node --import tsx src/main.ts`, a child process,
+ *  (a) Thumbnails on demand. The real service (`node lib/main.js` as `npm start` runs it, compiled
+ *      by `npm run build` when the bench starts; a child process,
  *      embedded PGlite, NODE_ENV=production, no eager versions: MEDIA_PRESETS turns `thumb` (and
  *      `mp4-720p`) lazy, VIDEO_POSTER_POSITIONS='') gets every image uploaded once per round; then
  *      C clients, C being the service's image concurrency (JOBS_IMAGE_CONCURRENCY, 2 by default),
@@ -260,7 +261,7 @@ function serviceEnv(dataDir: string, databaseUrl?: string): NodeJS.ProcessEnv {
 async function startService(label: string, root: string, databaseUrl?: string, reuseDataDir?: string): Promise<Service> {
   const dataDir = reuseDataDir ?? (await fsp.mkdtemp(path.join(root, `${label.replace(/\W+/g, "-")}-`)));
   const started = performance.now();
-  const child = startChild(`service (${label})`, [...SERVICE_NODE_ARGS, "--import", "tsx", "src/main.ts"], serviceEnv(dataDir, databaseUrl), REPO_ROOT);
+  const child = startChild(`service (${label})`, [...SERVICE_NODE_ARGS, "lib/main.js"], serviceEnv(dataDir, databaseUrl), REPO_ROOT);
   const onLine = tapLines(child);
   const match = await waitForLine(child, onLine, /listening on (http:\/\/\S+)\/graphql/, READY_TIMEOUT_MS);
   return { label, child, dataDir, url: match[1]!, onLine, startupSeconds: seconds(started) };
@@ -975,6 +976,10 @@ async function main(): Promise<void> {
     `versions benchmark (${[...PARTS].join(", ")}): Node ${process.version}, ${cpus} CPUs, load average ${load()}, ` +
       `sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}), image job concurrency ${concurrency}, av ${config.jobs.avConcurrency}; temp dir ${root}`,
   );
+
+  // The service runs as `npm start` runs it: compiled to lib/ first.
+  const built = await runCommand("npm", ["run", "--silent", "--prefix", REPO_ROOT, "build"]);
+  if (built.code !== 0) throw new Error(`npm run build failed: ${built.stderr.trim()}`);
 
   // Media first, before any service runs.
   const media = path.join(root, "media");

@@ -21,6 +21,15 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -63,6 +72,8 @@ describe("the commands in the README", () => {
     } finally {
       process.kill(-child.pid!, "SIGTERM");
       await new Promise((resolve) => child.once("exit", resolve));
+      // npm may exit before the service under it has finished stopping: wait for the whole group.
+      for (const deadline = Date.now() + 30_000; groupAlive(child.pid!) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
     }
   });
 
