@@ -37,7 +37,7 @@ export function buildEngine(config: Config, db: Database, log: (message: string)
   const relations = new RelationService(db.prisma, config.relationModels);
   const queue = new JobQueue(db.prisma, { leaseMs: config.jobs.leaseMs });
   const pools = new Map<QueueName, WorkerPool>();
-  const kick = (name: QueueName, jobs?: number) => pools.get(name)?.kick(jobs);
+  const kick = (name: QueueName, jobIds?: readonly string[]) => pools.get(name)?.kick(jobIds);
   const ffmpeg = { ffmpegPath: config.ffmpeg.ffmpegPath, timeoutMs: config.versions.transcodeTimeoutMs };
   const ffprobe = { ffprobePath: config.ffmpeg.ffprobePath, timeoutMs: config.ffmpeg.probeTimeoutMs };
   const versions = new VersionService({

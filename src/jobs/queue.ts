@@ -6,6 +6,8 @@ export type QueueName = "image" | "av";
 export type JobType = "version" | "posters";
 
 export interface NewJob {
+  /** Made here when not given; a caller that announces the job to its workers names it. */
+  id?: string;
   queue: QueueName;
   type: JobType;
   shelfId: string;
@@ -56,7 +58,7 @@ export class JobQueue {
   async enqueue(tx: Transaction | PrismaClient, jobs: NewJob[]): Promise<boolean> {
     if (jobs.length === 0) return false;
     const { count } = await tx.job.createMany({
-      data: jobs.map((j) => ({ id: randomUUID(), ...j, priority: j.priority ?? 0 })),
+      data: jobs.map((j) => ({ ...j, id: j.id ?? randomUUID(), priority: j.priority ?? 0 })),
       skipDuplicates: true,
     });
     return count > 0;
@@ -72,7 +74,7 @@ export class JobQueue {
       WITH file AS (${insertFile} RETURNING "id", "createdAt"),
       job AS (
         INSERT INTO "Job" ("id", "queue", "type", "shelfId", "fileId", "recipe", "priority")
-        SELECT ${randomUUID()}::uuid, ${job.queue}, ${job.type}, ${job.shelfId}::uuid, file."id", ${job.recipe ?? null}, ${job.priority ?? 0}::int
+        SELECT ${job.id ?? randomUUID()}::uuid, ${job.queue}, ${job.type}, ${job.shelfId}::uuid, file."id", ${job.recipe ?? null}, ${job.priority ?? 0}::int
         FROM file
       )
       SELECT "createdAt" FROM file`;

@@ -29,10 +29,12 @@ export class WorkerPool {
     (err) => this.options.log(`${this.queue} jobs: claiming failed: ${(err as Error).message}`),
   );
   private abort = new AbortController();
-  /** Jobs this process queued and announced with a count, not claimed yet. */
-  private owed = 0;
-  /** Whether the queue may hold due jobs nobody announced (other processes', retries): the timer and a full pool set it. */
+  /** Jobs this process queued and announced by id, not claimed here yet. */
+  private readonly announced = new Set<string>();
+  /** Whether the queue may hold due jobs nobody announced (other processes', retries, uploads): the timer sets it. */
   private unannounced = true;
+  /** Counts kicks, so a claim that found nothing knows whether work was announced while it ran. */
+  private kicks = 0;
 
   constructor(
     readonly queue: QueueName,
@@ -56,13 +58,15 @@ export class WorkerPool {
   }
 
   /**
-   * Looks for work now: `jobs` new jobs were just queued, or, without a count, an unknown number
-   * (the queue is searched until it has none due). A count spares the claim that finds nothing.
+   * Looks for work now: the jobs `jobIds` were just queued, or, without ids, an unknown number
+   * (the queue is searched until it has none due). Ids spare the claim that finds nothing: the
+   * pool stops claiming once it has taken every job announced to it.
    */
-  kick(jobs?: number): void {
+  kick(jobIds?: readonly string[]): void {
     if (this.stopped) return;
-    if (jobs === undefined) this.unannounced = true;
-    else this.owed += jobs;
+    this.kicks++;
+    if (jobIds === undefined) this.unannounced = true;
+    else for (const id of jobIds) this.announced.add(id);
     this.fills.request();
   }
 
@@ -87,16 +91,21 @@ export class WorkerPool {
 
   /** Claims and starts jobs while a slot is free, a job may be due and `go()` holds. */
   private async claimWhileFree(go: () => boolean): Promise<void> {
-    while (go() && (this.owed > 0 || this.unannounced)) {
-      // Full: the next job to end looks again, for what is still owed or unannounced.
+    while (go() && (this.announced.size > 0 || this.unannounced)) {
+      // Full: the next job to end looks again, for what is still announced or unannounced.
       if (this.running.size >= this.options.concurrency) return;
+      const kicksBefore = this.kicks;
       const job = await this.jobs.claim(this.queue);
       if (!job) {
-        this.owed = 0;
-        this.unannounced = false;
+        // Nothing due: announced jobs were taken elsewhere. A kick during the claim may name a
+        // job the claim could not see yet; the run it asked for looks again.
+        if (this.kicks === kicksBefore) {
+          this.announced.clear();
+          this.unannounced = false;
+        }
         return;
       }
-      this.owed = Math.max(0, this.owed - 1);
+      this.announced.delete(job.id);
       this.run(job);
     }
   }

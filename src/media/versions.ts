@@ -25,7 +25,7 @@ import {
   type PresetCatalog,
   type Recipe,
 } from "../transcode/presets.js";
-import type { Transcoder } from "../transcode/transcoders.js";
+import type { TranscodeResult, Transcoder } from "../transcode/transcoders.js";
 import { MediaError } from "./errors.js";
 import { mediaFileColumns, mediaFileRow } from "./file-rows.js";
 import type { KindRegistry } from "./kinds.js";
@@ -64,7 +64,7 @@ export interface VersionServiceDeps {
   transcoders: Transcoder[];
   settings: VersionSettings;
   /** Tells this process's workers that a queue has new work: `jobs` new jobs, or an unknown number. */
-  kick: (queue: QueueName, jobs?: number) => void;
+  kick: (queue: QueueName, jobIds?: readonly string[]) => void;
   log: (message: string) => void;
 }
 
@@ -212,8 +212,8 @@ export class VersionService {
     const preset = this.deps.presets.get(shelf.kind, presetName);
     if (!preset || (options.staleOnly && !current)) return false;
     const spec = { variant: preset.name, preset: preset.name, recipe: preset.recipe };
-    const { queued } = await this.enqueue(shelf, spec, { priority: 0, ...options, remake: true }, current);
-    return queued;
+    const { jobId } = await this.enqueue(shelf, spec, { priority: 0, ...options, remake: true }, current);
+    return jobId !== undefined;
   }
 
   /** The version row for `spec`, queued to be made when it is missing or stale; this process's workers are told. */
@@ -223,16 +223,16 @@ export class VersionService {
     options: { priority: number; beforeInsert?: () => Promise<void> },
     known?: MediaFile | null,
   ): Promise<MediaFile> {
-    const { file, queued } = await this.enqueue(shelf, spec, { ...options }, known);
-    if (queued) this.deps.kick(VersionService.queueFor(shelf.kind), 1);
+    const { file, jobId } = await this.enqueue(shelf, spec, { ...options }, known);
+    if (jobId) this.deps.kick(VersionService.queueFor(shelf.kind), [jobId]);
     return file;
   }
 
   /**
-   * Inserts the version's row and its job in one transaction when the shelf has none (a
+   * Inserts the version's row and its job in one statement when the shelf has none (a
    * concurrent request finds the row the first one inserted: one row, one job). An existing row
    * gets a job when its recipe changed (it keeps serving its old bytes meanwhile), or when
-   * `remake` asks for one; a FAILED one only through `remake`.
+   * `remake` asks for one; a FAILED one only through `remake`. `jobId` names the job queued, if any.
    */
   private async enqueue(
     shelf: Shelf,
@@ -240,10 +240,11 @@ export class VersionService {
     options: { priority: number; remake?: boolean; onlyMissing?: boolean; staleOnly?: boolean; beforeInsert?: () => Promise<void> },
     /** The row as the caller already read it (null: none); read here when not given. */
     known?: MediaFile | null,
-  ): Promise<{ file: MediaFile; queued: boolean }> {
+  ): Promise<{ file: MediaFile; jobId?: string }> {
     const key = { shelfId_variant: { shelfId: shelf.id, variant: spec.variant } };
     const digest = recipeDigest(spec.recipe);
-    const job = (fileId: string): NewJob => ({
+    const job = (fileId: string): NewJob & { id: string } => ({
+      id: randomUUID(),
       queue: VersionService.queueFor(shelf.kind),
       type: "version",
       shelfId: shelf.id,
@@ -260,25 +261,32 @@ export class VersionService {
           : !options.onlyMissing || existing.status === "FAILED"
         : // A stale version that already failed to remake is not retried on every ask.
           stale && !(existing.status === "READY" && existing.error);
-      if (!wanted) return { file: existing, queued: false };
-      const queued = await this.deps.queue.enqueue(this.deps.prisma, [job(existing.id)]);
-      return { file: existing, queued };
+      if (!wanted) return { file: existing };
+      const remake = job(existing.id);
+      try {
+        return { file: existing, jobId: (await this.deps.queue.enqueue(this.deps.prisma, [remake])) ? remake.id : undefined };
+      } catch (err) {
+        // The shelf (and with it the row) went away since the caller read it.
+        if (isForeignKeyViolation(err)) throw notFound(shelf.id);
+        throw err;
+      }
     }
     await options.beforeInsert?.();
     const pending = this.pendingRow(shelf, spec);
+    const first = job(pending.id);
     let createdAt: Date | null;
     try {
-      createdAt = await this.deps.queue.enqueueForNewFile(this.deps.prisma, insertPendingSql(pending), job(pending.id));
+      createdAt = await this.deps.queue.enqueueForNewFile(this.deps.prisma, insertPendingSql(pending), first);
     } catch (err) {
       // The shelf went away between reading it and inserting its version.
       if (isForeignKeyViolation(err)) throw notFound(shelf.id);
       throw err;
     }
-    if (createdAt) return { file: { ...pending, createdAt }, queued: true };
+    if (createdAt) return { file: { ...pending, createdAt }, jobId: first.id };
     // A concurrent request inserted it first: one row, one job.
     const file = await this.deps.prisma.mediaFile.findUnique({ where: key });
     if (!file) throw notFound(shelf.id);
-    return { file, queued: false };
+    return { file };
   }
 
   /** The PENDING row of a version not made yet, as it is inserted. */
@@ -328,7 +336,7 @@ export class VersionService {
     // A job this process runs is under way already; only a waiting one needs moving up.
     if (!this.makingHere.has(file.id)) {
       const hurried = await this.deps.queue.hurry(file.id);
-      if (hurried) this.deps.kick(hurried.queue, 1);
+      if (hurried) this.deps.kick(hurried.queue, [hurried.id]);
     }
     const deadline = Date.now() + timeoutMs;
     let current: MediaFile | null = file;
@@ -354,25 +362,26 @@ export class VersionService {
   /** Runs one version job to its end, recording READY, a retry, or FAILED. */
   async runJob(job: ClaimedJob, abort?: AbortSignal): Promise<void> {
     const { prisma, queue } = this.deps;
-    const parsed = RecipeSchema.safeParse(JSON.parse(job.recipe ?? "null"));
-    const started = job.fileId ? await this.start(job.fileId, parsed.success && parsed.data.type !== "image") : null;
+    const recipe = parseRecipe(job.recipe);
+    const started = job.fileId ? await this.start(job.fileId, recipe !== undefined && recipe.type !== "image") : null;
     if (!started) {
       await queue.complete(prisma, job.id);
       return;
     }
     const { file, original } = started;
-    this.makingHere.add(file.id);
-    let made: MediaFile | undefined;
     const workDir = await fs.mkdtemp(path.join(os.tmpdir(), "version-"));
+    this.makingHere.add(file.id);
+    /** The row as recorded, for whoever waits on it. */
+    let made: MediaFile | undefined;
     let stored: { storage: Storage; name: string } | undefined;
     try {
       if (job.attempts > MAX_ATTEMPTS) throw new TranscodeError(`Gave up after ${MAX_ATTEMPTS} attempts`, true);
-      if (!parsed.success) throw new TranscodeError("The version's recipe is not valid", true);
-      const recipe = parsed.data;
+      if (!recipe) throw new TranscodeError("The version's recipe is not valid", true);
       if (!original) throw new TranscodeError("The shelf has no original", true);
       const format = outputFormat(recipe);
       const output = path.join(workDir, `out.${format.extension}`);
-      let info = await this.transcode(original, started.kind, output, recipe, file.id, abort);
+      const { bytes, ...known } = await this.transcode(original, started.kind, output, recipe, file.id, abort);
+      let info: MediaInfo = known;
       if (format.demuxer) {
         info = await analyzeAudioVideo(output, format.demuxer, this.deps.settings.ffprobe);
         checkComplete(original.durationMs, info.durationMs);
@@ -382,7 +391,7 @@ export class VersionService {
       // the row names it, it is an orphan that gc removes if this run dies.
       const storage = this.deps.storages.get(file.storage);
       const wanted = versionName(file.shelfId, file.variant, `${recipeDigest(recipe).slice(0, 8)}-${randomUUID().slice(0, 8)}`, format.extension);
-      const hashed = hashing(createReadStream(output));
+      const hashed = hashing(bytes ? Readable.from([bytes]) : createReadStream(output));
       const name = await storage.save(wanted, hashed.stream, { contentType: format.mimeType });
       stored = { storage, name };
       const { size, checksum } = hashed.result();
@@ -411,9 +420,10 @@ export class VersionService {
       }
     } finally {
       if (stored) await stored.storage.delete(stored.name).catch(() => {});
-      await fs.rm(workDir, { recursive: true, force: true });
+      // Whoever waits on the version hears first; the scratch files go after.
       this.makingHere.delete(file.id);
       this.settled.emit(file.id, made);
+      await fs.rm(workDir, { recursive: true, force: true });
     }
   }
 
@@ -449,7 +459,7 @@ export class VersionService {
   }
 
   /** Reads the original (a local copy when its storage has no path) and runs the first transcoder that accepts it. */
-  private async transcode(original: Original, kind: MediaKind, output: string, recipe: Recipe, fileId: string, abort?: AbortSignal): Promise<MediaInfo> {
+  private async transcode(original: Original, kind: MediaKind, output: string, recipe: Recipe, fileId: string, abort?: AbortSignal): Promise<TranscodeResult> {
     const format = this.deps.kinds.forMimeType(original.mimeType)?.format;
     const reportProgress = throttledProgress((progress) =>
       this.deps.prisma.mediaFile.updateMany({ where: { id: fileId, status: "PROCESSING" }, data: { progress } }),
@@ -582,17 +592,23 @@ interface StartedRow {
 /** The INSERT of a pending version's row; it inserts nothing where the shelf has that variant. */
 function insertPendingSql(row: Omit<MediaFile, "createdAt">): Prisma.Sql {
   return Prisma.sql`INSERT INTO "MediaFile" ("id", "shelfId", "variant", "role", "preset", "storage", "name", "size", "mimeType", "checksum", "status", "recipe")
-    VALUES (${row.id}::uuid, ${row.shelfId}::uuid, ${row.variant}, 'VERSION', ${row.preset}, ${row.storage}, ${row.name}, 0, ${row.mimeType}, '', 'PENDING', ${row.recipe})
+    VALUES (${row.id}::uuid, ${row.shelfId}::uuid, ${row.variant}, ${row.role}::"FileRole", ${row.preset}, ${row.storage}, ${row.name}, ${row.size}::bigint,
+      ${row.mimeType}, ${row.checksum}, ${row.status}::"VersionStatus", ${row.recipe})
     ON CONFLICT DO NOTHING`;
 }
 
-/** A statement refused by a foreign key: the row it pointed at is gone. */
+/** A statement refused by a foreign key: the row it pointed at is gone (typed or raw statement, either driver). */
 function isForeignKeyViolation(err: unknown): boolean {
-  const e = err as { code?: string; meta?: { code?: string; driverAdapterError?: { cause?: { kind?: string; originalCode?: string } } }; message?: string };
-  return (
-    e.code === "P2003" ||
-    e.meta?.code === "23503" ||
-    e.meta?.driverAdapterError?.cause?.kind === "ForeignKeyConstraintViolation" ||
-    e.meta?.driverAdapterError?.cause?.originalCode === "23503"
-  );
+  const e = err as { code?: string; meta?: { driverAdapterError?: { cause?: { kind?: string } } } };
+  return e.code === "P2003" || e.meta?.driverAdapterError?.cause?.kind === "ForeignKeyConstraintViolation";
+}
+
+/** A job's recipe, or undefined when it is not one (the job then ends FAILED rather than retrying). */
+function parseRecipe(json: string | null): Recipe | undefined {
+  try {
+    const parsed = RecipeSchema.safeParse(JSON.parse(json ?? "null"));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
 }

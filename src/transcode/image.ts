@@ -1,6 +1,6 @@
 import sharp from "sharp";
-import type { MediaInfo } from "./analyze.js";
 import type { ImageRecipe } from "./presets.js";
+import type { TranscodeResult } from "./transcoders.js";
 
 // Every version is made from a different file: sharp's operation cache would only hold memory.
 sharp.cache(false);
@@ -16,7 +16,7 @@ export interface ImageLimits {
  * unless asked, so EXIF and GPS stay behind). Untrusted input: a pixel cap, warnings are errors,
  * and a deadline.
  */
-export async function transcodeImage(input: string, output: string, recipe: ImageRecipe, limits: ImageLimits): Promise<MediaInfo> {
+export async function transcodeImage(input: string, recipe: ImageRecipe, limits: ImageLimits): Promise<TranscodeResult> {
   let pipeline = sharp(input, { failOn: "warning", limitInputPixels: limits.maxPixels, animated: false })
     .autoOrient()
     // "contain" pads: transparent where the format keeps alpha (JPEG is flattened below).
@@ -37,6 +37,7 @@ export async function transcodeImage(input: string, output: string, recipe: Imag
       pipeline = pipeline.png({ compressionLevel: 6 });
       break;
   }
-  const info = await pipeline.toFile(output);
-  return { width: info.width, height: info.height };
+  // An image version is small enough to keep in memory: no scratch file to write and read back.
+  const { data, info } = await pipeline.toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, bytes: data };
 }

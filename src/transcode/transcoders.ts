@@ -18,11 +18,17 @@ export interface TranscodeRun {
   abort?: AbortSignal;
 }
 
+/** What is known of a made version without probing it, and its bytes when they were made in memory. */
+export interface TranscodeResult extends MediaInfo {
+  /** The version itself, when the transcoder made it in memory rather than writing `output`. */
+  bytes?: Buffer;
+}
+
 export interface Transcoder {
   name: string;
   accepts(source: SourceFile, recipe: Recipe): boolean;
-  /** Writes the version to `output`; returns what is known of it without probing. */
-  run(source: SourceFile, output: string, recipe: Recipe, run: TranscodeRun): Promise<MediaInfo>;
+  /** Makes the version: its bytes in the result, or written to `output`. */
+  run(source: SourceFile, output: string, recipe: Recipe, run: TranscodeRun): Promise<TranscodeResult>;
 }
 
 export interface TranscoderSettings {
@@ -36,7 +42,7 @@ export function defaultTranscoders(settings: TranscoderSettings): Transcoder[] {
     {
       name: "sharp",
       accepts: (source, recipe) => recipe.type === "image" && source.mimeType.startsWith("image/"),
-      run: (source, output, recipe) => transcodeImage(source.path, output, recipe as Extract<Recipe, { type: "image" }>, settings.image),
+      run: (source, _output, recipe) => transcodeImage(source.path, recipe as Extract<Recipe, { type: "image" }>, settings.image),
     },
     {
       name: "ffmpeg-video",
