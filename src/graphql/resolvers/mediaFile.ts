@@ -1,4 +1,6 @@
+import type { Shelf } from "../../media/shelves.js";
 import type { Resolvers } from "../generated/resolvers.js";
+import { then } from "../loaders.js";
 
 export const mediaFileResolvers: Resolvers = {
   MediaFile: {
@@ -9,11 +11,14 @@ export const mediaFileResolvers: Resolvers = {
       const shelf = file.role === "VERSION" ? await loaders.shelfById.load(file.shelfId) : null;
       return shelf ? services.versions.isStale(file, shelf.kind) : false;
     },
-    // A private shelf's files get links that expire; the shelf comes from a batched loader.
-    url: async (file, _args, { services, loaders }) => {
-      const shelf = await loaders.shelfById.load(file.shelfId);
-      const expiresIn = shelf?.visibility === "PUBLIC" ? undefined : services.storages.serving(file.storage).expiresIn;
-      return services.storages.url(file.storage, file.name, { expiresIn });
+    // A private shelf's files get links that expire; the shelf is at hand on a list page, or
+    // comes from a batched loader.
+    url: (file, _args, { services, loaders }) => {
+      const link = (shelf: Shelf | null) => {
+        const expiresIn = shelf?.visibility === "PUBLIC" ? undefined : services.storages.serving(file.storage).expiresIn;
+        return services.storages.url(file.storage, file.name, { expiresIn });
+      };
+      return then(loaders.listed.get(file.shelfId)?.shelf ?? loaders.shelfById.load(file.shelfId), link);
     },
   },
 };
