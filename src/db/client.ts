@@ -1,10 +1,10 @@
+import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import { PrismaPGlite } from "pglite-prisma-adapter";
-import { PrismaClient } from "./generated/client.js";
-import type { Prisma } from "./generated/client.js";
+import { Prisma, PrismaClient } from "./generated/client.js";
 
 export type { PrismaClient };
 /** The client handed to a `$transaction` callback. */
@@ -25,6 +25,26 @@ export interface DatabaseOptions {
   embeddedDbDir: string;
   /** Called for every SQL statement sent (tests count them). */
   onQuery?: (sql: string) => void;
+}
+
+/** What starts a statement that PostgreSQL should keep prepared: see PREPARED. */
+const PREPARED_MARK = "/* prepared */ ";
+
+/**
+ * Put first in a statement the service runs all the time (the list pages): on PostgreSQL the
+ * driver prepares it once per connection, under a name made from its text, and later runs send
+ * neither the text nor have it parsed and planned again. Only marked statements are kept that
+ * way, so the prepared set stays as small as the marked statements' variants; the embedded
+ * database ignores the mark (it is a comment).
+ */
+export const PREPARED = Prisma.raw(PREPARED_MARK);
+
+/**
+ * Names for marked statements (see PREPARED). The others get none: the adapter passes the name
+ * on to pg as it is, and pg runs a statement without a name unprepared.
+ */
+function preparedStatementName({ sql }: { sql: string }): string | undefined {
+  return sql.startsWith(PREPARED_MARK) ? `prepared_${createHash("sha256").update(sql).digest("base64url")}` : undefined;
 }
 
 /** PostgreSQL's type id of bytea. */
@@ -59,7 +79,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   let closeDriver: () => Promise<void>;
   let flavour: Database["flavour"];
   if (options.databaseUrl) {
-    adapterFactory = new PrismaPg({ connectionString: options.databaseUrl });
+    adapterFactory = new PrismaPg(
+      { connectionString: options.databaseUrl },
+      // Declared as always naming; see preparedStatementName for why none is fine.
+      { statementNameGenerator: preparedStatementName as (query: { sql: string }) => string },
+    );
     closeDriver = async () => {};
     flavour = "postgresql";
   } else {
