@@ -1,6 +1,6 @@
-import type { Shelf } from "../../media/shelves.js";
+import type { MediaFile, Shelf } from "../../media/shelves.js";
+import type { Context } from "../context.js";
 import type { Resolvers } from "../generated/resolvers.js";
-import { then } from "../loaders.js";
 
 export const mediaFileResolvers: Resolvers = {
   MediaFile: {
@@ -14,11 +14,14 @@ export const mediaFileResolvers: Resolvers = {
     // A private shelf's files get links that expire; the shelf is at hand on a list page, or
     // comes from a batched loader.
     url: (file, _args, { services, loaders }) => {
-      const link = (shelf: Shelf | null) => {
-        const expiresIn = shelf?.visibility === "PUBLIC" ? undefined : services.storages.serving(file.storage).expiresIn;
-        return services.storages.url(file.storage, file.name, { expiresIn });
-      };
-      return then(loaders.listed.get(file.shelfId)?.shelf ?? loaders.shelfById.load(file.shelfId), link);
+      const listed = loaders.listed.get(file.shelfId);
+      if (listed) return link(file, listed.shelf, services);
+      return loaders.shelfById.load(file.shelfId).then((shelf) => link(file, shelf, services));
     },
   },
 };
+
+function link(file: MediaFile, shelf: Shelf | null, services: Context["services"]): string | Promise<string> {
+  const expiresIn = shelf?.visibility === "PUBLIC" ? undefined : services.storages.serving(file.storage).expiresIn;
+  return services.storages.url(file.storage, file.name, { expiresIn });
+}
