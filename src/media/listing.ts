@@ -108,7 +108,7 @@ const LISTED = Prisma.sql`json_build_array(
       f.id, f.variant, f.role, f.preset, f.storage, f.name, f.size::text, f."mimeType", f.checksum,
       f.width, f.height, f."durationMs", f."videoCodec", f."audioCodec", f.bitrate, f."frameRate",
       f.status, f.progress, f.error, f.recipe, ${ms(Prisma.sql`f."createdAt"`)}
-    ) ORDER BY f.role, f."createdAt")
+    ))
     FROM "MediaFile" f WHERE f."shelfId" = s.id), '[]'::json),
   COALESCE((
     SELECT json_agg(json_build_array(r.id, r."ownerId", r.model, r."objectId", r.position, ${ms(Prisma.sql`r."createdAt"`)})
@@ -139,7 +139,7 @@ function listed({ listed: row }: Row): ListedShelf {
   const shelf: Shelf = {
     id, ownerId, kind, title, visibility, createdAt: new Date(createdAt), updatedAt: new Date(updatedAt), thumbnailOfId, selectedThumbnailId,
   };
-  const files = fileRows.map(
+  const files = inFileOrder(fileRows).map(
     (f): MediaFile => ({
       id: f[0],
       shelfId: id,
@@ -169,6 +169,18 @@ function listed({ listed: row }: Row): ListedShelf {
     (r): ShelfRelation => ({ id: r[0], shelfId: id, ownerId: r[1], model: r[2], objectId: r[3], position: r[4], createdAt: new Date(r[5]) }),
   );
   return { shelf, files, relations };
+}
+
+/** FileRole in the order PostgreSQL sorts it (the enum's). */
+const ROLE_ORDER: Record<MediaFile["role"], number> = { ORIGINAL: 0, VERSION: 1 };
+
+/**
+ * Originals first, then versions, oldest first: sorted here rather than in the statement,
+ * where every shelf's aggregate set up a sort of its own for what is mostly one file.
+ */
+function inFileOrder(files: FileTuple[]): FileTuple[] {
+  if (files.length < 2) return files;
+  return files.sort((a, b) => ROLE_ORDER[a[2]] - ROLE_ORDER[b[2]] || a[20] - b[20]);
 }
 
 export function encodeCursor(shelf: Pick<Shelf, "createdAt" | "id">): string {
