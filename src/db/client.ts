@@ -3,8 +3,10 @@ import fs from "node:fs/promises";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
+import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
-import { Prisma, PrismaClient } from "./generated/client.js";
+import { PrismaClient } from "./generated/client.js";
+import type { Prisma } from "./generated/client.js";
 
 export type { PrismaClient };
 /** The client handed to a `$transaction` callback. */
@@ -12,6 +14,14 @@ export type Transaction = Prisma.TransactionClient;
 
 export interface Database {
   prisma: PrismaClient;
+  /**
+   * Runs a read through the driver itself, for the few statements the service runs all the
+   * time (the list pages): the ORM's raw-query path cost more CPU than the driver's whole work.
+   * Rows are objects with the driver's own parsing (json parsed, timestamps as Dates). On
+   * PostgreSQL each statement is prepared once per connection, so use it only for statements
+   * of a fixed shape. Counted by onQuery like every other statement.
+   */
+  read<T>(statement: Prisma.Sql): Promise<T[]>;
   /** The adapter factory, for the migration runner. */
   adapterFactory: SqlMigrationAwareDriverAdapterFactory;
   /** "embedded" (PGlite in this process) or "postgresql". */
@@ -27,24 +37,9 @@ export interface DatabaseOptions {
   onQuery?: (sql: string) => void;
 }
 
-/** What starts a statement that PostgreSQL should keep prepared: see PREPARED. */
-const PREPARED_MARK = "/* prepared */ ";
-
-/**
- * Put first in a statement the service runs all the time (the list pages): on PostgreSQL the
- * driver prepares it once per connection, under a name made from its text, and later runs send
- * neither the text nor have it parsed and planned again. Only marked statements are kept that
- * way, so the prepared set stays as small as the marked statements' variants; the embedded
- * database ignores the mark (it is a comment).
- */
-export const PREPARED = Prisma.raw(PREPARED_MARK);
-
-/**
- * Names for marked statements (see PREPARED). The others get none: the adapter passes the name
- * on to pg as it is, and pg runs a statement without a name unprepared.
- */
-function preparedStatementName({ sql }: { sql: string }): string | undefined {
-  return sql.startsWith(PREPARED_MARK) ? `prepared_${createHash("sha256").update(sql).digest("base64url")}` : undefined;
+/** A name per statement text: pg prepares a named statement once per connection and reuses it. */
+function statementName(text: string): string {
+  return `read_${createHash("sha256").update(text).digest("base64url")}`;
 }
 
 /** PostgreSQL's type id of bytea. */
@@ -76,33 +71,47 @@ function withFastByteaReads(pglite: PGlite): PGlite {
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   let adapterFactory: SqlMigrationAwareDriverAdapterFactory;
+  let clientAdapter: SqlMigrationAwareDriverAdapterFactory;
   let closeDriver: () => Promise<void>;
   let flavour: Database["flavour"];
+  let run: (text: string, values: unknown[]) => Promise<unknown[]>;
   if (options.databaseUrl) {
-    adapterFactory = new PrismaPg(
-      { connectionString: options.databaseUrl },
-      // Declared as always naming; see preparedStatementName for why none is fine.
-      { statementNameGenerator: preparedStatementName as (query: { sql: string }) => string },
-    );
-    closeDriver = async () => {};
+    // One pool for the ORM and the direct reads, so the reads take no connections of their own.
+    const pool = new pg.Pool({ connectionString: options.databaseUrl });
+    // An idle connection that drops leaves the pool, which opens another when asked; as with
+    // the adapter's own pool, that must not take the process down (its listener comes and goes
+    // with the client's connection).
+    pool.on("error", () => {});
+    clientAdapter = new PrismaPg(pool);
+    // Migrations keep a pool of their own: the migration lock is held by a session, and is let go
+    // when that pool ends, not when its connection goes back to a shared pool.
+    adapterFactory = new PrismaPg({ connectionString: options.databaseUrl });
+    run = async (text, values) => (await pool.query({ name: statementName(text), text, values })).rows;
+    closeDriver = () => pool.end();
     flavour = "postgresql";
   } else {
     await fs.mkdir(options.embeddedDbDir, { recursive: true });
     const pglite = await PGlite.create(options.embeddedDbDir, { serializers: { [BYTEA]: byteaToText } });
     adapterFactory = new PrismaPGlite(withFastByteaReads(pglite));
+    clientAdapter = adapterFactory;
+    run = async (text, values) => (await pglite.query(text, values)).rows;
     closeDriver = () => pglite.close();
     flavour = "embedded";
   }
   const prisma = new PrismaClient({
-    adapter: adapterFactory,
+    adapter: clientAdapter,
     log: options.onQuery ? [{ emit: "event", level: "query" }] : [],
   });
-  if (options.onQuery) {
-    const onQuery = options.onQuery;
+  const onQuery = options.onQuery;
+  if (onQuery) {
     (prisma as unknown as { $on(e: "query", cb: (ev: { query: string }) => void): void }).$on("query", (ev) => onQuery(ev.query));
   }
   return {
     prisma,
+    async read<T>(statement: Prisma.Sql): Promise<T[]> {
+      onQuery?.(statement.text);
+      return (await run(statement.text, statement.values)) as T[];
+    },
     adapterFactory,
     flavour,
     async close() {

@@ -1,4 +1,4 @@
-import { PREPARED, type PrismaClient } from "../db/client.js";
+import type { Database } from "../db/client.js";
 import type { MediaKind, Visibility } from "../db/generated/enums.js";
 import { Prisma } from "../db/generated/client.js";
 import { MediaError } from "./errors.js";
@@ -33,12 +33,12 @@ export interface PageOptions {
 /**
  * The list reads (the library page and a record's shelves), each one SQL statement that returns
  * the shelves with their files and relations as JSON. Lists are the service's hottest reads, and
- * one statement costs far less than a query per table through the ORM; the same SQL runs on
- * PGlite and PostgreSQL.
+ * one statement costs far less than a query per table through the ORM; they run through the
+ * driver itself (Database.read). The same SQL runs on PGlite and PostgreSQL.
  */
 export class ShelfListing {
   constructor(
-    private readonly prisma: PrismaClient,
+    private readonly db: Pick<Database, "prisma" | "read">,
     private readonly relations: RelationService,
   ) {}
 
@@ -62,17 +62,17 @@ export class ShelfListing {
       }`;
     // (createdAt, id) below the cursor's, as a row comparison the listing index serves.
     const after = position ? Prisma.sql`AND (s."createdAt", s.id) < (${position.createdAt}::timestamptz, ${position.id}::uuid)` : Prisma.empty;
-    const rows = await this.prisma.$queryRaw<Row[]>`${PREPARED}
+    const rows = await this.db.read<Row>(Prisma.sql`
       SELECT ${LISTED} AS listed
       FROM "Shelf" s
       WHERE ${filter} ${after}
       ORDER BY s."createdAt" DESC, s.id DESC
-      LIMIT ${first + 1}`;
+      LIMIT ${first + 1}`);
     return {
       shelves: rows.slice(0, first).map(listed),
       hasNextPage: rows.length > first,
       totalCount: async () => {
-        const [row] = await this.prisma.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM "Shelf" s WHERE ${filter}`;
+        const [row] = await this.db.prisma.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM "Shelf" s WHERE ${filter}`;
         return row?.n ?? 0;
       },
     };
@@ -81,13 +81,13 @@ export class ShelfListing {
   /** The owner's shelves attached to a record, in the record's order. */
   async shelvesFor(ownerId: string, target: RelationTarget, kind?: MediaKind | null): Promise<ListedShelf[]> {
     const { model, objectId } = this.relations.validate(target);
-    const rows = await this.prisma.$queryRaw<Row[]>`${PREPARED}
+    const rows = await this.db.read<Row>(Prisma.sql`
       SELECT ${LISTED} AS listed
       FROM "ShelfRelation" t
       JOIN "Shelf" s ON s.id = t."shelfId"
       WHERE t."ownerId" = ${ownerId} AND t.model = ${model} AND t."objectId" = ${objectId}
         ${kind ? Prisma.sql`AND s.kind = ${kind}::"MediaKind"` : Prisma.empty}
-      ORDER BY t.position, t."createdAt"`;
+      ORDER BY t.position, t."createdAt"`);
     return rows.map(listed);
   }
 }
