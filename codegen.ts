@@ -27,6 +27,7 @@ const config: CodegenConfig = {
           MediaFile: "../../media/shelves.js#MediaFileModel",
           ShelfRelation: "../../media/relations.js#ShelfRelationModel",
           ShelfConnection: "../context.js#ShelfConnectionParent",
+          ShelfEdge: "../context.js#ShelfEdgeParent",
           Library: "../context.js#LibraryParent",
           Viewer: "../context.js#LibraryParent",
           MediaKindInfo: "../../media/kinds.js#KindSpec",

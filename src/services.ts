@@ -86,7 +86,7 @@ export function buildEngine(config: Config, db: Database, log: (message: string)
   pools.set("av", new WorkerPool("av", queue, handle, { ...poolOptions, concurrency: config.jobs.avConcurrency }));
   const workers = [...pools.values()].filter((p) => p.concurrency > 0);
   return {
-    services: { storages, kinds, shelves, relations, listing: new ShelfListing(db.prisma, relations), deletions, versions, thumbnails },
+    services: { storages, kinds, shelves, relations, listing: new ShelfListing(db, relations), deletions, versions, thumbnails },
     workers,
     async close() {
       await Promise.all(workers.map((w) => w.stop()));

@@ -39,12 +39,24 @@ function withFastByteaReads(pglite: PGlite): PGlite {
   });
 }
 
-/** The embedded database in `dir` (created on first use), as a Prisma driver adapter. */
-export async function openEmbedded(dir: string): Promise<{ adapterFactory: SqlMigrationAwareDriverAdapterFactory; close(): Promise<void> }> {
+export interface Embedded {
+  /** The database as a Prisma driver adapter. */
+  adapterFactory: SqlMigrationAwareDriverAdapterFactory;
+  /** A statement run by PGlite itself, rows as objects with its own parsing. */
+  query(text: string, values: unknown[]): Promise<unknown[]>;
+  close(): Promise<void>;
+}
+
+/** The embedded database in `dir` (created on first use). */
+export async function openEmbedded(dir: string): Promise<Embedded> {
   await fs.mkdir(dir, { recursive: true });
   const pglite = await PGlite.create(dir, {
     serializers: { [BYTEA]: byteaToText },
     startParams: EMBEDDED_START_PARAMS,
   });
-  return { adapterFactory: new PrismaPGlite(withFastByteaReads(pglite)), close: () => pglite.close() };
+  return {
+    adapterFactory: new PrismaPGlite(withFastByteaReads(pglite)),
+    query: async (text, values) => (await pglite.query(text, values)).rows,
+    close: () => pglite.close(),
+  };
 }

@@ -10,6 +10,11 @@ export interface Context {
   loaders: Loaders;
 }
 
+/** An edge of a page; its cursor is made from the node when asked for. */
+export interface ShelfEdgeParent {
+  node: Shelf;
+}
+
 /** Viewer and Library resolve from the owner alone. */
 export interface LibraryParent {
   ownerId: string;
@@ -18,7 +23,7 @@ export interface LibraryParent {
 
 /** A page of shelves; its total is counted only when the field is selected. */
 export interface ShelfConnectionParent {
-  edges: Array<{ cursor: string; node: Shelf }>;
+  edges: ShelfEdgeParent[];
   pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
   totalCount: () => Promise<number>;
 }

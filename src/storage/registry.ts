@@ -43,6 +43,8 @@ export const DEFAULT_UPLOAD_ROUTE = "{kind}/{yyyy}/{mm}/{shelf}/{name}.{ext}";
  */
 export class StorageRegistry {
   private readonly built = new Map<string, Storage>();
+  /** Each alias's serving and link options, made on first use: url() runs for every file a page shows. */
+  private readonly links = new Map<string, { serving: Serving; served: ServedUrlOptions }>();
 
   constructor(private readonly options: RegistryOptions) {
     assertNoOverlap(options.settings, options.mediaRoot);
@@ -93,8 +95,12 @@ export class StorageRegistry {
     return settings.options.normalizeImageExtensions ? normalizingImageExtensions(storage) : storage;
   }
 
-  /** How clients reach the files of `alias`. */
-  serving(alias: string, settings: BackendSettings | undefined = this.backends[alias]): Serving {
+  /** How clients reach the files of `alias` (under its configured settings unless `settings` are given). */
+  serving(alias: string, settings?: BackendSettings): Serving {
+    return settings ? this.servingOf(alias, settings) : this.linksOf(alias).serving;
+  }
+
+  private servingOf(alias: string, settings: BackendSettings | undefined): Serving {
     if (!settings) throw new Error(`No storage configured under the alias ${JSON.stringify(alias)}`);
     const baseUrl = settings.options.baseUrl ?? (alias === "default" ? this.options.mediaUrl : `${this.options.mediaUrl}@${alias}/`);
     if (settings.backend === "s3") {
@@ -111,11 +117,24 @@ export class StorageRegistry {
     };
   }
 
-  /** The URL a client uses for `name` in `alias`: the store's own, or the media route's. */
-  async url(alias: string, name: string, options: UrlOptions = {}): Promise<string> {
-    const serving = this.serving(alias);
-    if (serving.mode === "direct") return this.get(alias).url(name, options);
-    return servedUrl(this.servedOptions(alias, serving), name, options);
+  /**
+   * The URL a client uses for `name` in `alias`: the store's own, or the media route's. The
+   * media route's is made at once; only a store's own (a presigned link) may have to wait.
+   */
+  url(alias: string, name: string, options: UrlOptions = {}): string | Promise<string> {
+    const links = this.linksOf(alias);
+    if (links.serving.mode === "direct") return this.get(alias).url(name, options);
+    return servedUrl(links.served, name, options);
+  }
+
+  private linksOf(alias: string): { serving: Serving; served: ServedUrlOptions } {
+    let links = this.links.get(alias);
+    if (!links) {
+      const serving = this.servingOf(alias, this.backends[alias]);
+      links = { serving, served: this.servedOptions(alias, serving) };
+      this.links.set(alias, links);
+    }
+    return links;
   }
 
   /** How the media route's links for `alias` are made: the same for its backend and for url(). */

@@ -15,10 +15,28 @@ export interface ServedUrlOptions {
   scope?: string;
 }
 
+/** Most names whose checked form and URL path are kept. */
+const MAX_PATHS = 10_000;
+/** A name's checked form and its URL path, by name: a list page links every file it shows. */
+const paths = new Map<string, { safe: string; path: string }>();
+
+/** The checked name and its URL path; names that fail the check are not kept, and throw again. */
+function pathOf(name: string): { safe: string; path: string } {
+  let entry = paths.get(name);
+  if (entry === undefined) {
+    const safe = assertSafeName(name);
+    entry = { safe, path: safe.split("/").map(encodeURIComponent).join("/") };
+    // Bounded: starting over only costs the checks again.
+    if (paths.size >= MAX_PATHS) paths.clear();
+    paths.set(name, entry);
+  }
+  return entry;
+}
+
 export function servedUrl(options: ServedUrlOptions, name: string, urlOptions: UrlOptions = {}): string {
   const base = options.baseUrl.endsWith("/") ? options.baseUrl : `${options.baseUrl}/`;
-  const safe = assertSafeName(name);
-  const url = base + safe.split("/").map(encodeURIComponent).join("/");
+  const { safe, path } = pathOf(name);
+  const url = base + path;
   const expiresIn = urlOptions.expiresIn ?? (options.querystringAuth ? (options.querystringExpire ?? 3600) : undefined);
   if (expiresIn === undefined) return urlOptions.download ? `${url}?download=1` : url;
   if (!options.signer) throw new Error("Signed URLs need a signing key");

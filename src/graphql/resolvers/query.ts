@@ -5,14 +5,12 @@ import type { Resolvers } from "../generated/resolvers.js";
 import { libraryFor, ownerForShelf } from "./scope.js";
 
 /**
- * Hands the files and relations read with a listed shelf to this request's loaders, so the
+ * Notes a listed shelf, with the files and relations read with it, for this request, so the
  * shelf's fields resolve without another query.
  */
-function primed({ shelf, files, relations }: ListedShelf, loaders: Context["loaders"]): Shelf {
-  loaders.shelfById.prime(shelf.id, shelf);
-  loaders.filesByShelf.prime(shelf.id, files);
-  loaders.relationsByShelf.prime(shelf.id, relations);
-  return shelf;
+function primed(listed: ListedShelf, loaders: Context["loaders"]): Shelf {
+  loaders.listed.set(listed.shelf.id, listed);
+  return listed.shelf;
 }
 
 export const queryResolvers: Resolvers = {
@@ -33,24 +31,26 @@ export const queryResolvers: Resolvers = {
     ownerId: ({ ownerId }) => ownerId,
     shelfSet: async ({ ownerId }, { kind, relatedTo, first, after }, { services, loaders }) => {
       const page = await services.listing.page(ownerId, { kind, relatedTo, first, after });
-      const edges = page.shelves.map((listed) => {
-        const node = primed(listed, loaders);
-        return { cursor: encodeCursor(node), node };
-      });
+      const edges = page.shelves.map((listed) => ({ node: primed(listed, loaders) }));
+      const [start, end] = [edges[0]?.node, edges.at(-1)?.node];
       return {
         edges,
         totalCount: page.totalCount,
         pageInfo: {
           hasNextPage: page.hasNextPage,
           hasPreviousPage: Boolean(after),
-          startCursor: edges[0]?.cursor ?? null,
-          endCursor: edges.at(-1)?.cursor ?? null,
+          startCursor: start ? encodeCursor(start) : null,
+          endCursor: end ? encodeCursor(end) : null,
         },
       };
     },
   },
   ShelfConnection: {
     totalCount: (connection) => connection.totalCount(),
+  },
+  // Made only when asked for: most pages do not show their edges' cursors.
+  ShelfEdge: {
+    cursor: ({ node }) => encodeCursor(node),
   },
   MediaKindInfo: {
     formats: (spec) => spec.formats.map((f) => ({ mimeType: f.mimeType, extension: f.extension })),

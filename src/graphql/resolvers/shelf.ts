@@ -2,27 +2,35 @@ import type { MediaFile, Shelf } from "../../media/shelves.js";
 import type { Context } from "../context.js";
 import type { Resolvers } from "../generated/resolvers.js";
 import type { ImageFit, ImageFormat } from "../../transcode/presets.js";
+import { then } from "../loaders.js";
 
-/** Loads a shelf's files, first noting the shelf itself so its files' fields need no query for it. */
-function filesOf(shelf: Shelf, loaders: Context["loaders"]): Promise<MediaFile[]> {
+/**
+ * A shelf's files: at hand for a listed shelf, else loaded, first noting the shelf itself so
+ * its files' fields need no query for it.
+ */
+function filesOf(shelf: Shelf, loaders: Context["loaders"]): MediaFile[] | Promise<MediaFile[]> {
+  const listed = loaders.listed.get(shelf.id);
+  if (listed) return listed.files;
   loaders.shelfById.prime(shelf.id, shelf);
   return loaders.filesByShelf.load(shelf.id);
 }
 
-async function original(shelf: Shelf, _args: unknown, { loaders }: Context): Promise<MediaFile> {
-  const files = await filesOf(shelf, loaders);
-  const file = files.find((f) => f.role === "ORIGINAL");
-  if (!file) throw new Error(`Shelf ${shelf.id} has no original`);
-  return file;
+function original(shelf: Shelf, _args: unknown, { loaders }: Context): MediaFile | Promise<MediaFile> {
+  return then(filesOf(shelf, loaders), (files) => {
+    const file = files.find((f) => f.role === "ORIGINAL");
+    if (!file) throw new Error(`Shelf ${shelf.id} has no original`);
+    return file;
+  });
 }
 
 const files = (shelf: Shelf, _args: unknown, { loaders }: Context) => filesOf(shelf, loaders);
 const fromOriginal =
   (field: "width" | "height" | "durationMs") =>
-  async (shelf: Shelf, args: unknown, context: Context): Promise<number | null> =>
-    (await original(shelf, args, context))[field];
+  (shelf: Shelf, args: unknown, context: Context): number | null | Promise<number | null> =>
+    then(original(shelf, args, context), (file) => file[field]);
 
-const relations = (shelf: Shelf, _args: unknown, { loaders }: Context) => loaders.relationsByShelf.load(shelf.id);
+const relations = (shelf: Shelf, _args: unknown, { loaders }: Context) =>
+  loaders.listed.get(shelf.id)?.relations ?? loaders.relationsByShelf.load(shelf.id);
 
 /** A list page's files are already loaded: a version among them costs no query. */
 async function version(shelf: Shelf, { preset }: { preset: string }, { services, loaders }: Context): Promise<MediaFile> {
