@@ -521,7 +521,9 @@ describe("versions across processes and recipes", () => {
       assert.equal(thumb.status, "READY");
       assert.equal(service.app.services.versions.generations, 0, "the service made nothing itself");
       assert.match(output, /worker running: image ×2, av ×1/);
-      assert.match(output, new RegExp(`made version thumb of shelf ${shelf.id}`));
+      // The worker logs once its statement has returned, a moment after the row reads READY.
+      const made = new RegExp(`made version thumb of shelf ${shelf.id}`);
+      await waitFor("the worker's log line", async () => (made.test(output) ? true : undefined), 10_000);
       assert.equal((await sharp(await service.readStored(thumb.name)).metadata()).width, 200);
     } finally {
       process.kill(-worker.pid!, "SIGTERM");
