@@ -14,7 +14,8 @@
  *    JavaScript does not share the service's event loop; every answer must be 200 and exactly as
  *    long as the checked reference answer;
  *  - DB floor: the same page as one SQL statement (Shelf ⋈ original MediaFile, relations as a
- *    json_agg subquery, newest first, LIMIT 50) through the same driver (a `pg` Pool on the same
+ *    json_agg subquery, newest first, LIMIT 50; on PostgreSQL a named statement, prepared once
+ *    per connection as the service's is) through the same driver (a `pg` Pool on the same
  *    URL; PGlite opened on the same directory), turned into the same JSON document the GraphQL
  *    answer is (links of non-PUBLIC shelves signed with the service's key, as the service signs
  *    them), at the same concurrency and duration, in this thread, without HTTP;
@@ -516,7 +517,9 @@ async function runFlavour(flavour: "postgresql" | "pglite", seconds: number): Pr
     pool.on("error", (err) => {
       if (!ending) console.error(`floor pool: ${err.message}`);
     });
-    runSql = async (sql, params) => (await pool.query(sql, params)).rows;
+    // Prepared once per connection, as the service prepares its list statement: the floor gets
+    // every advantage the service takes.
+    runSql = async (sql, params) => (await pool.query({ name: "floor_page", text: sql, values: params })).rows;
     closeDriver = onCleanup("pg pool", () => {
       ending = true;
       return pool.end();
