@@ -3,7 +3,8 @@
  *
  * In one run, on PostgreSQL (and, for information, on the embedded PGlite) it
  *  - creates a throwaway database `bench_api_<random>` (PostgreSQL) and a temp DATA_DIR, starts
- *    the real service in this process (`startApp(loadConfig({...}))`, PORT=0, NODE_ENV=production,
+ *    the real service in this process (`startApp(loadConfig({...}))` of lib/, compiled by
+ *    `npm run build` as for `npm start`, PORT=0, NODE_ENV=production,
  *    no AUTH_*, so every request acts as the local owner "local"), and seeds BENCH_SHELVES (500)
  *    shelves, each with one ORIGINAL MediaFile and one or two ShelfRelation rows, with createMany
  *    through `app.db.prisma`, then ANALYZEs them (as autovacuum soon would);
@@ -36,6 +37,7 @@
  *  BENCH_PGLITE=1 (0 skips PGlite), BENCH_PGLITE_SECONDS=4)
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import fs from "node:fs/promises";
 import http from "node:http";
@@ -43,6 +45,7 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
@@ -50,11 +53,12 @@ import type { RunningApp, StartOptions } from "../src/app.js";
 import { UrlSigner } from "../src/storage/signing.js";
 import { positiveInt } from "./children.js";
 
-// The service runs as in production; graphql-js and express read this at load time, so the
-// service's modules are imported (dynamically) only after it is set.
+// The service runs as in production: compiled to lib/ as `npm start` runs it, with NODE_ENV
+// set before its modules load (graphql-js and express read it at load time).
 process.env.NODE_ENV = "production";
-const { startApp } = await import("../src/app.js");
-const { loadConfig } = await import("../src/config.js");
+execFileSync("npm", ["run", "--silent", "build"], { cwd: fileURLToPath(new URL("..", import.meta.url)), stdio: "inherit" });
+const { startApp } = (await import(new URL("../lib/app.js", import.meta.url).href)) as typeof import("../src/app.js");
+const { loadConfig } = (await import(new URL("../lib/config.js", import.meta.url).href)) as typeof import("../src/config.js");
 
 const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? process.env.TEST_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const CONCURRENCY = positiveInt(process.env.BENCH_CONCURRENCY, 8);
