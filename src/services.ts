@@ -35,13 +35,14 @@ export function buildEngine(config: Config, db: Database, log: (message: string)
   });
   const deletions = new DeletionQueue(db.prisma, storages, { log });
   const relations = new RelationService(db.prisma, config.relationModels);
-  const queue = new JobQueue(db.prisma, { leaseMs: config.jobs.leaseMs });
+  const queue = new JobQueue(db.prisma, { leaseMs: config.jobs.leaseMs, query: db.query });
   const pools = new Map<QueueName, WorkerPool>();
   const kick = (name: QueueName, jobIds?: readonly string[]) => pools.get(name)?.kick(jobIds);
   const ffmpeg = { ffmpegPath: config.ffmpeg.ffmpegPath, timeoutMs: config.versions.transcodeTimeoutMs };
   const ffprobe = { ffprobePath: config.ffmpeg.ffprobePath, timeoutMs: config.ffmpeg.probeTimeoutMs };
   const versions = new VersionService({
     prisma: db.prisma,
+    query: db.query,
     storages,
     kinds,
     presets: config.versions.presets,
@@ -61,6 +62,7 @@ export function buildEngine(config: Config, db: Database, log: (message: string)
   });
   const shelves = new ShelfService({
     prisma: db.prisma,
+    query: db.query,
     storages,
     kinds,
     deletions,

@@ -36,7 +36,7 @@ describe("worker pool claims", () => {
     const prisma = server.app.db.prisma;
     shelfId = randomUUID();
     await prisma.shelf.create({ data: { id: shelfId, ownerId: "local", kind: "IMAGE", title: "t" } });
-    queue = new SlowClaims(prisma, { leaseMs: 60_000 });
+    queue = new SlowClaims(prisma, { leaseMs: 60_000, query: server.app.db.query });
     pool = new WorkerPool(
       "image",
       queue,

@@ -4,19 +4,22 @@ import { PrismaClient } from "./generated/client.js";
 import type { Prisma } from "./generated/client.js";
 
 export type { PrismaClient };
+/** A statement run by the driver itself: see `Database.query`. */
+export type DirectQuery = <T>(statement: Prisma.Sql) => Promise<T[]>;
 /** The client handed to a `$transaction` callback. */
 export type Transaction = Prisma.TransactionClient;
 
 export interface Database {
   prisma: PrismaClient;
   /**
-   * Runs a read through the driver itself, for the few statements the service runs all the
-   * time (the list pages): the ORM's raw-query path cost more CPU than the driver's whole work.
-   * Rows are objects with the driver's own parsing (json parsed, timestamps as Dates). On
-   * PostgreSQL each statement is prepared once per connection, so use it only for statements
-   * of a fixed shape. Counted by onQuery like every other statement.
+   * Runs a statement through the driver itself, for the few the service runs all the time (list
+   * pages, the making and serving of versions): the ORM's raw-query path cost more CPU than the
+   * driver's whole work. Rows are objects with the driver's own parsing (json parsed,
+   * timestamps as Dates, bigints as text or numbers); errors are the driver's (a PostgreSQL
+   * `code`). On PostgreSQL each statement is prepared once per connection, so use it only for
+   * statements of a fixed shape, outside transactions. Counted by onQuery like every other.
    */
-  read<T>(statement: Prisma.Sql): Promise<T[]>;
+  query: DirectQuery;
   /** The adapter factory, for the migration runner. */
   adapterFactory: SqlMigrationAwareDriverAdapterFactory;
   /** "embedded" (PGlite in this process) or "postgresql". */
@@ -34,7 +37,7 @@ export interface DatabaseOptions {
 
 /** A name per statement text: pg prepares a named statement once per connection and reuses it. */
 function statementName(text: string): string {
-  return `read_${createHash("sha256").update(text).digest("base64url")}`;
+  return `s_${createHash("sha256").update(text).digest("base64url")}`;
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
@@ -46,7 +49,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   // Each driver is loaded only for the database in use: PGlite alone is tens of MiB of code.
   if (options.databaseUrl) {
     const [{ PrismaPg }, { default: pg }] = await Promise.all([import("@prisma/adapter-pg"), import("pg")]);
-    // One pool for the ORM and the direct reads, so the reads take no connections of their own.
+    // One pool for the ORM and the direct statements, so these take no connections of their own.
     const pool = new pg.Pool({ connectionString: options.databaseUrl });
     // An idle connection that drops leaves the pool, which opens another when asked; as with
     // the adapter's own pool, that must not take the process down (its listener comes and goes
@@ -77,7 +80,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   }
   return {
     prisma,
-    async read<T>(statement: Prisma.Sql): Promise<T[]> {
+    async query<T>(statement: Prisma.Sql): Promise<T[]> {
       onQuery?.(statement.text);
       return (await run(statement.text, statement.values)) as T[];
     },

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { PrismaClient, Transaction } from "../db/client.js";
+import type { DirectQuery, PrismaClient, Transaction } from "../db/client.js";
 import { Prisma } from "../db/generated/client.js";
 
 export type QueueName = "image" | "av";
@@ -37,6 +37,8 @@ export function backoffMs(attempts: number): number {
 export interface QueueOptions {
   /** How long a claim lasts without a heartbeat; a worker that died loses its jobs after this. */
   leaseMs: number;
+  /** Runs the statements of every version made (claims, inserts) through the driver itself. */
+  query: DirectQuery;
 }
 
 /**
@@ -69,23 +71,23 @@ export class JobQueue {
    * statement, adds `job` for the file it inserted: one round trip where a transaction takes
    * four. Returns the new file's createdAt, or null when it inserted nothing (the file exists).
    */
-  async enqueueForNewFile(db: Transaction | PrismaClient, insertFile: Prisma.Sql, job: Omit<NewJob, "fileId">): Promise<Date | null> {
-    const rows = await db.$queryRaw<Array<{ createdAt: Date }>>`
+  async enqueueForNewFile(insertFile: Prisma.Sql, job: Omit<NewJob, "fileId">): Promise<Date | null> {
+    const rows = await this.options.query<{ createdAt: Date }>(Prisma.sql`
       WITH file AS (${insertFile} RETURNING "id", "createdAt"),
       job AS (
         INSERT INTO "Job" ("id", "queue", "type", "shelfId", "fileId", "recipe", "priority")
         SELECT ${job.id ?? randomUUID()}::uuid, ${job.queue}, ${job.type}, ${job.shelfId}::uuid, file."id", ${job.recipe ?? null}, ${job.priority ?? 0}::int
         FROM file
       )
-      SELECT "createdAt" FROM file`;
+      SELECT "createdAt" FROM file`);
     return rows[0]?.createdAt ?? null;
   }
 
   /** Takes the most urgent due job of `queue`, or null. Times are the database's, shared by every process. */
   async claim(queue: QueueName): Promise<ClaimedJob | null> {
     const leaseMs = this.options.leaseMs;
-    const rows = await this.prisma.$queryRaw<ClaimedJob[]>`
-      UPDATE "Job" SET "lockedBy" = ${this.workerId}, "lockedUntil" = now() + ${leaseMs} * interval '1 millisecond', "attempts" = "attempts" + 1
+    const rows = await this.options.query<ClaimedJob>(Prisma.sql`
+      UPDATE "Job" SET "lockedBy" = ${this.workerId}, "lockedUntil" = now() + ${leaseMs}::int * interval '1 millisecond', "attempts" = "attempts" + 1
       WHERE "id" = (
         SELECT "id" FROM "Job"
         WHERE "queue" = ${queue} AND "runAfter" <= now() AND ("lockedUntil" IS NULL OR "lockedUntil" < now())
@@ -93,7 +95,7 @@ export class JobQueue {
         LIMIT 1
         FOR UPDATE SKIP LOCKED
       )
-      RETURNING "id", "queue", "type", "shelfId", "fileId", "recipe", "attempts"`;
+      RETURNING "id", "queue", "type", "shelfId", "fileId", "recipe", "attempts"`);
     return rows[0] ?? null;
   }
 
@@ -140,10 +142,10 @@ export class JobQueue {
 
   /** Makes a waiting job the next to run (someone is waiting on it now); null when none waits (it runs, or is done). */
   async hurry(fileId: string): Promise<{ queue: QueueName; id: string } | null> {
-    const rows = await this.prisma.$queryRaw<Array<{ id: string; queue: QueueName }>>`
+    const rows = await this.options.query<{ id: string; queue: QueueName }>(Prisma.sql`
       UPDATE "Job" SET "priority" = 10, "runAfter" = LEAST("runAfter", now())
       WHERE "fileId" = ${fileId}::uuid AND "lockedBy" IS NULL
-      RETURNING "id", "queue"`;
+      RETURNING "id", "queue"`);
     return rows[0] ?? null;
   }
 }

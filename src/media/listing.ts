@@ -38,7 +38,7 @@ export interface PageOptions {
  */
 export class ShelfListing {
   constructor(
-    private readonly db: Pick<Database, "prisma" | "read">,
+    private readonly db: Pick<Database, "prisma" | "query">,
     private readonly relations: RelationService,
   ) {}
 
@@ -62,7 +62,7 @@ export class ShelfListing {
       }`;
     // (createdAt, id) below the cursor's, as a row comparison the listing index serves.
     const after = position ? Prisma.sql`AND (s."createdAt", s.id) < (${position.createdAt}::timestamptz, ${position.id}::uuid)` : Prisma.empty;
-    const rows = await this.db.read<Row>(Prisma.sql`
+    const rows = await this.db.query<Row>(Prisma.sql`
       SELECT ${LISTED} AS listed
       FROM "Shelf" s
       WHERE ${filter} ${after}
@@ -81,7 +81,7 @@ export class ShelfListing {
   /** The owner's shelves attached to a record, in the record's order. */
   async shelvesFor(ownerId: string, target: RelationTarget, kind?: MediaKind | null): Promise<ListedShelf[]> {
     const { model, objectId } = this.relations.validate(target);
-    const rows = await this.db.read<Row>(Prisma.sql`
+    const rows = await this.db.query<Row>(Prisma.sql`
       SELECT ${LISTED} AS listed
       FROM "ShelfRelation" t
       JOIN "Shelf" s ON s.id = t."shelfId"

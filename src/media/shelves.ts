@@ -1,6 +1,6 @@
 import type { MediaKind, Visibility } from "../db/generated/enums.js";
 import { Prisma, type MediaFile, type Shelf } from "../db/generated/client.js";
-import type { PrismaClient, Transaction } from "../db/client.js";
+import type { DirectQuery, PrismaClient, Transaction } from "../db/client.js";
 import type { StorageRegistry } from "../storage/registry.js";
 import type { DeletionQueue } from "./deletions.js";
 import { StorageError } from "../storage/contract.js";
@@ -40,6 +40,8 @@ export interface ThumbnailOf {
 
 export interface ShelfServiceDeps {
   prisma: PrismaClient;
+  /** The driver itself, for serving files by name (see `Database.query`). */
+  query: DirectQuery;
   storages: StorageRegistry;
   kinds: KindRegistry;
   deletions: DeletionQueue;
@@ -272,10 +274,10 @@ export class ShelfService {
 
   /** The file `where` finds, with what serving it needs of its shelf, in one statement (the media route's every request). */
   private async fileWithShelf(where: Prisma.Sql): Promise<(MediaFile & { shelf: { visibility: Visibility; kind: MediaKind } }) | null> {
-    const rows = await this.deps.prisma.$queryRaw<Array<MediaFile & { shelfVisibility: Visibility; shelfKind: MediaKind }>>`
+    const rows = await this.deps.query<MediaFile & { shelfVisibility: Visibility; shelfKind: MediaKind }>(Prisma.sql`
       SELECT ${mediaFileColumns("f")}, s."visibility"::text AS "shelfVisibility", s."kind"::text AS "shelfKind"
       FROM "MediaFile" f JOIN "Shelf" s ON s."id" = f."shelfId"
-      WHERE ${where}`;
+      WHERE ${where}`);
     const row = rows[0];
     if (!row) return null;
     const { shelfVisibility, shelfKind, ...file } = row;

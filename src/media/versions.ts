@@ -7,7 +7,7 @@ import path from "node:path";
 import { Readable, Transform } from "node:stream";
 import { Prisma, type MediaFile, type Shelf } from "../db/generated/client.js";
 import type { MediaKind } from "../db/generated/enums.js";
-import type { PrismaClient, Transaction } from "../db/client.js";
+import type { DirectQuery, PrismaClient, Transaction } from "../db/client.js";
 import { backoffMs, MAX_ATTEMPTS, type ClaimedJob, type JobQueue, type NewJob, type QueueName } from "../jobs/queue.js";
 import type { Storage } from "../storage/contract.js";
 import type { StorageRegistry } from "../storage/registry.js";
@@ -57,6 +57,8 @@ export interface VersionSettings {
 
 export interface VersionServiceDeps {
   prisma: PrismaClient;
+  /** The driver itself, for the statements every version made runs (see `Database.query`). */
+  query: DirectQuery;
   storages: StorageRegistry;
   kinds: KindRegistry;
   presets: PresetCatalog;
@@ -276,7 +278,7 @@ export class VersionService {
     const first = job(pending.id);
     let createdAt: Date | null;
     try {
-      createdAt = await this.deps.queue.enqueueForNewFile(this.deps.prisma, insertPendingSql(pending), first);
+      createdAt = await this.deps.queue.enqueueForNewFile(insertPendingSql(pending), first);
     } catch (err) {
       // The shelf went away between reading it and inserting its version.
       if (isForeignKeyViolation(err)) throw notFound(shelf.id);
@@ -435,11 +437,11 @@ export class VersionService {
     fileId: string,
     reportsProgress: boolean,
   ): Promise<{ file: MediaFile; kind: MediaKind; original: Original | null } | null> {
-    const rows = await this.deps.prisma.$queryRaw<Array<MediaFile & StartedRow>>`
+    const rows = await this.deps.query<MediaFile & StartedRow>(Prisma.sql`
       WITH file AS (
         UPDATE "MediaFile" AS f SET
           "status" = CASE WHEN f."status" = 'READY' THEN f."status" ELSE 'PROCESSING' END,
-          "progress" = CASE WHEN f."status" = 'READY' THEN f."progress" WHEN ${reportsProgress} THEN 0 ELSE NULL END,
+          "progress" = CASE WHEN f."status" = 'READY' THEN f."progress" WHEN ${reportsProgress}::boolean THEN 0 ELSE NULL END,
           "error" = CASE WHEN f."status" = 'READY' THEN f."error" ELSE NULL END
         WHERE f."id" = ${fileId}::uuid
         RETURNING ${mediaFileColumns("f")}
@@ -448,7 +450,7 @@ export class VersionService {
         o."mimeType" AS "originalMimeType", o."durationMs" AS "originalDurationMs"
       FROM file
       JOIN "Shelf" s ON s."id" = file."shelfId"
-      LEFT JOIN "MediaFile" o ON o."shelfId" = file."shelfId" AND o."role" = 'ORIGINAL'`;
+      LEFT JOIN "MediaFile" o ON o."shelfId" = file."shelfId" AND o."role" = 'ORIGINAL'`);
     const row = rows[0];
     if (!row) return null;
     const { shelfKind, originalStorage, originalName, originalMimeType, originalDurationMs, ...file } = row;
@@ -492,12 +494,12 @@ export class VersionService {
     // One statement: the shelf share-locked, the job completed (only while it is this worker's
     // and the shelf is there), the row updated, and a remade version's old bytes (a version not
     // made before had only a placeholder name) handed to the deletion queue.
-    const rows = await this.deps.prisma.$queryRaw<MediaFile[]>`
+    const rows = await this.deps.query<MediaFile>(Prisma.sql`
       WITH shelf AS (SELECT 1 FROM "Shelf" WHERE "id" = ${file.shelfId}::uuid FOR SHARE),
       done AS (${this.deps.queue.completion(job.id, Prisma.sql`EXISTS (SELECT 1 FROM shelf)`)}),
       old AS (SELECT "status", "storage", "name" FROM "MediaFile" WHERE "id" = ${file.id}::uuid),
       file AS (
-        UPDATE "MediaFile" AS f SET "status" = 'READY', "name" = ${made.name}, "size" = ${BigInt(made.size)}::bigint,
+        UPDATE "MediaFile" AS f SET "status" = 'READY', "name" = ${made.name}, "size" = ${String(made.size)}::bigint,
           "checksum" = ${made.checksum}, "mimeType" = ${made.mimeType}, "width" = ${info.width}::int, "height" = ${info.height}::int,
           "durationMs" = ${info.durationMs}::int, "videoCodec" = ${info.videoCodec}, "audioCodec" = ${info.audioCodec},
           "bitrate" = ${info.bitrate}::int, "frameRate" = ${info.frameRate}::float8, "recipe" = ${made.recipe},
@@ -506,7 +508,7 @@ export class VersionService {
         RETURNING ${mediaFileColumns("f")}
       ),
       gone AS (INSERT INTO "StorageDeletion" ("storage", "name") SELECT old."storage", old."name" FROM old, file WHERE old."status" = 'READY')
-      SELECT * FROM file`;
+      SELECT * FROM file`);
     return rows[0] && mediaFileRow(rows[0]);
   }
 
@@ -592,15 +594,15 @@ interface StartedRow {
 /** The INSERT of a pending version's row; it inserts nothing where the shelf has that variant. */
 function insertPendingSql(row: Omit<MediaFile, "createdAt">): Prisma.Sql {
   return Prisma.sql`INSERT INTO "MediaFile" ("id", "shelfId", "variant", "role", "preset", "storage", "name", "size", "mimeType", "checksum", "status", "recipe")
-    VALUES (${row.id}::uuid, ${row.shelfId}::uuid, ${row.variant}, ${row.role}::"FileRole", ${row.preset}, ${row.storage}, ${row.name}, ${row.size}::bigint,
+    VALUES (${row.id}::uuid, ${row.shelfId}::uuid, ${row.variant}, ${row.role}::"FileRole", ${row.preset}, ${row.storage}, ${row.name}, ${String(row.size)}::bigint,
       ${row.mimeType}, ${row.checksum}, ${row.status}::"VersionStatus", ${row.recipe})
     ON CONFLICT DO NOTHING`;
 }
 
-/** A statement refused by a foreign key: the row it pointed at is gone (typed or raw statement, either driver). */
+/** A statement refused by a foreign key: the row it pointed at is gone (the ORM's error, or the driver's). */
 function isForeignKeyViolation(err: unknown): boolean {
   const e = err as { code?: string; meta?: { driverAdapterError?: { cause?: { kind?: string } } } };
-  return e.code === "P2003" || e.meta?.driverAdapterError?.cause?.kind === "ForeignKeyConstraintViolation";
+  return e.code === "P2003" || e.code === "23503" || e.meta?.driverAdapterError?.cause?.kind === "ForeignKeyConstraintViolation";
 }
 
 /** A job's recipe, or undefined when it is not one (the job then ends FAILED rather than retrying). */
