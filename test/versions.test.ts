@@ -450,7 +450,7 @@ describe("version jobs", () => {
       const deleted = await gql(server.url, DeleteShelfDocument, { id: shelf.id });
       assert.equal(deleted.data?.deleteShelf.deleted, true);
       // The job under way finishes after the delete, finds no shelf and removes what it made.
-      await waitFor("the job under way to end", async () => (server.logs.some((l) => l.includes("was made after its shelf was deleted")) ? true : undefined), 120_000);
+      await waitFor("the job under way to end", async () => (server.logs.some((l) => l.includes("was made after its shelf was deleted")) ? true : undefined), 120_000).catch((err) => { throw new Error(`${err.message}; logs: ${server.logs.slice(-8).join(" / ")}`); });
       await waitFor("deletions", async () => ((await server.app.db.prisma.storageDeletion.count()) === 0 ? true : undefined));
       const left = (await listFiles(server.mediaRoot)).filter((f) => f.includes(shelf.id) || f.startsWith(".incoming"));
       assert.deepEqual(left, []);

@@ -492,12 +492,13 @@ export class VersionService {
   ): Promise<MediaFile | undefined> {
     const info = infoColumns(made.info);
     // One statement: the shelf share-locked, the job completed (only while it is this worker's
-    // and the shelf is there), the row updated, and a remade version's old bytes (a version not
-    // made before had only a placeholder name) handed to the deletion queue.
+    // and the shelf is there), the row updated, and a remade version's old bytes handed to the
+    // deletion queue. `file` is the row as this job started it: READY only for a remake (a version
+    // not made before has only a placeholder name), and no one else writes it while the job runs.
+    const replaced = file.status === "READY";
     const rows = await this.deps.query<MediaFile>(Prisma.sql`
       WITH shelf AS (SELECT 1 FROM "Shelf" WHERE "id" = ${file.shelfId}::uuid FOR SHARE),
       done AS (${this.deps.queue.completion(job.id, Prisma.sql`EXISTS (SELECT 1 FROM shelf)`)}),
-      old AS (SELECT "status", "storage", "name" FROM "MediaFile" WHERE "id" = ${file.id}::uuid),
       file AS (
         UPDATE "MediaFile" AS f SET "status" = 'READY', "name" = ${made.name}, "size" = ${String(made.size)}::bigint,
           "checksum" = ${made.checksum}, "mimeType" = ${made.mimeType}, "width" = ${info.width}::int, "height" = ${info.height}::int,
@@ -507,7 +508,7 @@ export class VersionService {
         WHERE f."id" = ${file.id}::uuid AND EXISTS (SELECT 1 FROM done)
         RETURNING ${mediaFileColumns("f")}
       ),
-      gone AS (INSERT INTO "StorageDeletion" ("storage", "name") SELECT old."storage", old."name" FROM old, file WHERE old."status" = 'READY')
+      gone AS (INSERT INTO "StorageDeletion" ("storage", "name") SELECT ${file.storage}, ${file.name} FROM file WHERE ${replaced}::boolean)
       SELECT * FROM file`);
     return rows[0] && mediaFileRow(rows[0]);
   }
