@@ -35,9 +35,17 @@ export interface DatabaseOptions {
   onQuery?: (sql: string) => void;
 }
 
+/** Statement names by text; the texts are of a fixed shape (see `Database.query`), so few. */
+const statementNames = new Map<string, string>();
+
 /** A name per statement text: pg prepares a named statement once per connection and reuses it. */
 function statementName(text: string): string {
-  return `s_${createHash("sha256").update(text).digest("base64url")}`;
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `s_${createHash("sha256").update(text).digest("base64url")}`;
+    statementNames.set(text, name);
+  }
+  return name;
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {

@@ -371,7 +371,8 @@ export class VersionService {
       return;
     }
     const { file, original } = started;
-    const workDir = await fs.mkdtemp(path.join(os.tmpdir(), "version-"));
+    /** Made when a transcoder asks for a file to write (audio and video; images are made in memory). */
+    let workDir: Promise<string> | undefined;
     this.makingHere.add(file.id);
     /** The row as recorded, for whoever waits on it. */
     let made: MediaFile | undefined;
@@ -381,11 +382,11 @@ export class VersionService {
       if (!recipe) throw new TranscodeError("The version's recipe is not valid", true);
       if (!original) throw new TranscodeError("The shelf has no original", true);
       const format = outputFormat(recipe);
-      const output = path.join(workDir, `out.${format.extension}`);
+      const output = async () => path.join(await (workDir ??= fs.mkdtemp(path.join(os.tmpdir(), "version-"))), `out.${format.extension}`);
       const { bytes, ...known } = await this.transcode(original, started.kind, output, recipe, file.id, abort);
       let info: MediaInfo = known;
       if (format.demuxer) {
-        info = await analyzeAudioVideo(output, format.demuxer, this.deps.settings.ffprobe);
+        info = await analyzeAudioVideo(await output(), format.demuxer, this.deps.settings.ffprobe);
         checkComplete(original.durationMs, info.durationMs);
       }
       // Every run stores under a name of its own, so no two runs (nor a run and a pending delete
@@ -393,7 +394,7 @@ export class VersionService {
       // the row names it, it is an orphan that gc removes if this run dies.
       const storage = this.deps.storages.get(file.storage);
       const wanted = versionName(file.shelfId, file.variant, `${recipeDigest(recipe).slice(0, 8)}-${randomUUID().slice(0, 8)}`, format.extension);
-      const hashed = hashing(bytes ? Readable.from([bytes]) : createReadStream(output));
+      const hashed = hashing(bytes ? Readable.from([bytes]) : createReadStream(await output()));
       const name = await storage.save(wanted, hashed.stream, { contentType: format.mimeType });
       stored = { storage, name };
       const { size, checksum } = hashed.result();
@@ -425,7 +426,8 @@ export class VersionService {
       // Whoever waits on the version hears first; the scratch files go after.
       this.makingHere.delete(file.id);
       this.settled.emit(file.id, made);
-      await fs.rm(workDir, { recursive: true, force: true });
+      const scratch = await workDir?.catch(() => undefined);
+      if (scratch) await fs.rm(scratch, { recursive: true, force: true });
     }
   }
 
@@ -461,7 +463,7 @@ export class VersionService {
   }
 
   /** Reads the original (a local copy when its storage has no path) and runs the first transcoder that accepts it. */
-  private async transcode(original: Original, kind: MediaKind, output: string, recipe: Recipe, fileId: string, abort?: AbortSignal): Promise<TranscodeResult> {
+  private async transcode(original: Original, kind: MediaKind, output: () => Promise<string>, recipe: Recipe, fileId: string, abort?: AbortSignal): Promise<TranscodeResult> {
     const format = this.deps.kinds.forMimeType(original.mimeType)?.format;
     const reportProgress = throttledProgress((progress) =>
       this.deps.prisma.mediaFile.updateMany({ where: { id: fileId, status: "PROCESSING" }, data: { progress } }),

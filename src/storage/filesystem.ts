@@ -47,24 +47,19 @@ export class FileSystemStorage extends StorageBase {
     const temp = path.join(dir, `.${path.basename(target)}.${randomBytes(6).toString("hex")}.part`);
     try {
       const fileMode = this.options.filePermissionsMode;
-      // A larger buffer lets chunks that arrive during a write go out together in one writev.
-      await writeFrom(content, createWriteStream(temp, { flags: "wx", mode: fileMode, highWaterMark: 1024 * 1024 })).catch((err) => {
+      // A larger buffer lets chunks that arrive during a write go out together in one writev;
+      // `flush` syncs the file before the stream closes it, so the bytes are on disk before the
+      // name is.
+      const file = createWriteStream(temp, { flags: "wx", mode: fileMode, highWaterMark: 1024 * 1024, flush: true });
+      await writeFrom(content, file).catch((err) => {
         throw err instanceof StorageError && err.code === "STORAGE_UNAVAILABLE" ? fsError(err.cause) : err;
       });
-      await unavailableOnError(async () => {
-        const handle = await fs.open(temp, "r+");
-        try {
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
-        if (fileMode !== undefined) await fs.chmod(temp, fileMode);
-      });
+      if (fileMode !== undefined) await unavailableOnError(() => fs.chmod(temp, fileMode));
       const stored = await this.publish(temp, assertSafeName(name), options.maxLength);
       await fsyncDir(dir);
       return stored;
     } finally {
-      await fs.rm(temp, { force: true }).catch(() => {});
+      await fs.unlink(temp).catch(() => {});
     }
   }
 

@@ -145,9 +145,17 @@ export class PresetCatalog {
 
 /** A stable digest of a recipe: stored with each version, so a changed recipe shows as stale. */
 export function recipeDigest(recipe: Recipe): string {
-  const canonical = JSON.stringify({ engine: ENGINE_VERSION, recipe: sortKeys(recipe) });
-  return createHash("sha256").update(canonical).digest("hex").slice(0, 16);
+  let digest = digests.get(recipe);
+  if (digest === undefined) {
+    const canonical = JSON.stringify({ engine: ENGINE_VERSION, recipe: sortKeys(recipe) });
+    digest = createHash("sha256").update(canonical).digest("hex").slice(0, 16);
+    digests.set(recipe, digest);
+  }
+  return digest;
 }
+
+/** Presets' recipes live as long as the configuration and are asked for their digest on every request. */
+const digests = new WeakMap<Recipe, string>();
 
 function sortKeys(value: object): Record<string, unknown> {
   return Object.fromEntries(

@@ -27,8 +27,11 @@ export interface TranscodeResult extends MediaInfo {
 export interface Transcoder {
   name: string;
   accepts(source: SourceFile, recipe: Recipe): boolean;
-  /** Makes the version: its bytes in the result, or written to `output`. */
-  run(source: SourceFile, output: string, recipe: Recipe, run: TranscodeRun): Promise<TranscodeResult>;
+  /**
+   * Makes the version: its bytes in the result, or written to the file `output()` names (a
+   * scratch directory, made only for the transcoders that ask).
+   */
+  run(source: SourceFile, output: () => Promise<string>, recipe: Recipe, run: TranscodeRun): Promise<TranscodeResult>;
 }
 
 export interface TranscoderSettings {
@@ -48,7 +51,7 @@ export function defaultTranscoders(settings: TranscoderSettings): Transcoder[] {
       name: "ffmpeg-video",
       accepts: (source, recipe) => recipe.type === "video" && source.demuxer !== undefined && source.mimeType.startsWith("video/"),
       run: async (source, output, recipe, run) => {
-        const args = videoArgs(source.path, source.demuxer!, output, recipe as Extract<Recipe, { type: "video" }>);
+        const args = videoArgs(source.path, source.demuxer!, await output(), recipe as Extract<Recipe, { type: "video" }>);
         await runFfmpeg(args, { ...settings.ffmpeg, durationMs: source.durationMs, onProgress: run.onProgress, abort: run.abort });
         return {};
       },
@@ -57,7 +60,7 @@ export function defaultTranscoders(settings: TranscoderSettings): Transcoder[] {
       name: "ffmpeg-audio",
       accepts: (source, recipe) => recipe.type === "audio" && source.demuxer !== undefined,
       run: async (source, output, recipe, run) => {
-        const args = audioArgs(source.path, source.demuxer!, output, recipe as Extract<Recipe, { type: "audio" }>);
+        const args = audioArgs(source.path, source.demuxer!, await output(), recipe as Extract<Recipe, { type: "audio" }>);
         await runFfmpeg(args, { ...settings.ffmpeg, durationMs: source.durationMs, onProgress: run.onProgress, abort: run.abort });
         return {};
       },
