@@ -115,6 +115,21 @@ export function readCpuMs(pid: number, tid?: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
 }
 
+/** CPU time (ms) of each thread of `pid`, summed by thread name (libvips workers, libuv's pool, V8's helpers...). */
+export function readThreadCpuMs(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const name = Number(tid) === pid ? "main" : stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")).replace(/[\d#-]+$/, "");
+      byName.set(name, (byName.get(name) ?? 0) + readCpuMs(pid, Number(tid)));
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return byName;
+}
+
 /** The kernel's USER_HZ, the unit of /proc's CPU times: 100 on Linux. */
 const CLOCK_TICKS = 100;
 

@@ -3,7 +3,8 @@
  * bare, each baseline measured in the same run.
  *
  * Before any service starts it makes its media in a temp dir: BENCH_IMAGES (40) distinct
- * 1600x1200 JPEGs (noise under a random gradient and circles, ~650 KB each) plus two for warm-up,
+ * BENCH_IMAGE_SIZE (1600x1200) JPEGs (noise under a random gradient and circles, ~650 KB each at
+ * that size) plus BENCH_WARMUP_IMAGES (20) more for warm-up,
  * two 2000x1500 JPEGs, one 6000x4000 JPEG, and a BENCH_VIDEO_SECONDS (30) s 1080p30 H.264 + AAC
  * clip (ffmpeg lavfi testsrc2 + sine, libx264 veryfast, yuv420p). Then, in one run:
  *
@@ -16,13 +17,14 @@
  *      for image versions) for each image, from the first request until the last byte: images/s.
  *      Baseline: a fresh Node process running sharp with the very options the service uses
  *      (200x200 cover, webp q80, autoOrient, failOn warning, limitInputPixels, no enlargement) on
- *      the same files, file to file, at the same concurrency C, after the same two warm-up images.
+ *      the same files, file to file, at the same concurrency C, after the same warm-up images.
  *      BENCH_IMAGE_ROUNDS (3) rounds, the side that goes first alternating; best of each side.
  *      Every service thumbnail must be 200 and byte-identical to the baseline's. Target >= 0.85.
  *      Measured with the service on the embedded PGlite and again, when one answers, on
  *      PostgreSQL (a database created for the run). Beside the throughput it prints the CPU time
- *      per image (/proc; the service's JavaScript thread apart), which competing processes do not
- *      inflate as they do wall time.
+ *      per image (/proc), which competing processes do not inflate as they do wall time, split by
+ *      thread: JavaScript (the service's main thread, where the embedded database runs too),
+ *      libvips workers, "node" (libuv's pool and V8's helpers), and threads gone by the end.
  *  (b) mp4-720p of the clip through the job system: the time from the GraphQL request that
  *      enqueues the version until it is READY (the service's "made version" log line, or a
  *      GraphQL status poll every 250 ms, whichever comes first), against the bare ffmpeg command
@@ -49,7 +51,8 @@
  * database are removed on every exit path.
  *
  * Run: npm run bench:versions
- * (optional env: BENCH_IMAGES=40, BENCH_IMAGE_ROUNDS=3, BENCH_VIDEO_SECONDS=30, BENCH_VIDEO_RUNS=2,
+ * (optional env: BENCH_IMAGES=40, BENCH_IMAGE_SIZE=1600x1200, BENCH_WARMUP_IMAGES=20,
+ *  BENCH_IMAGE_ROUNDS=3, BENCH_VIDEO_SECONDS=30, BENCH_VIDEO_RUNS=2,
  *  BENCH_CONCURRENT_REQUESTS=50, BENCH_PARTS=a,b,c,d (a subset runs only those), BENCH_POSTGRES=1
  *  (0 skips PostgreSQL), BENCH_POSTGRES_URL (default TEST_POSTGRES_URL or
  *  postgresql://postgres@127.0.0.1:5432/postgres); JOBS_IMAGE_CONCURRENCY and JOBS_AV_CONCURRENCY
@@ -65,7 +68,7 @@ import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import type { Config } from "../src/config.js";
 import type { VideoRecipe } from "../src/transcode/presets.js";
-import { cleanupSync, positiveInt, readCpuMs, readMem, startChild, stopChild, tempDirs, watchMemory, type Child, type MemWindow } from "./children.js";
+import { cleanupSync, positiveInt, readCpuMs, readMem, readThreadCpuMs, startChild, stopChild, tempDirs, watchMemory, type Child, type MemWindow } from "./children.js";
 
 const MiB = 1024 * 1024;
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -77,6 +80,12 @@ const VIDEO_SECONDS = positiveInt(process.env.BENCH_VIDEO_SECONDS, 30);
 const VIDEO_RUNS = positiveInt(process.env.BENCH_VIDEO_RUNS, 2);
 const CONCURRENT_ASKS = positiveInt(process.env.BENCH_CONCURRENT_REQUESTS, 50);
 const WITH_POSTGRES = process.env.BENCH_POSTGRES !== "0";
+/** The size of (a)'s JPEGs, WIDTHxHEIGHT. */
+const IMAGE_SIZE = (() => {
+  const match = /^(\d+)x(\d+)$/.exec(process.env.BENCH_IMAGE_SIZE ?? "1600x1200");
+  if (!match) throw new Error(`BENCH_IMAGE_SIZE: expected WIDTHxHEIGHT, got ${JSON.stringify(process.env.BENCH_IMAGE_SIZE)}`);
+  return { width: Number(match[1]), height: Number(match[2]), label: match[0] };
+})();
 /** Which figures to measure: BENCH_PARTS=a,c runs (a) and (c) only. */
 const PARTS = new Set((process.env.BENCH_PARTS ?? "a,b,c,d").split(",").map((p) => p.trim().toLowerCase()).filter(Boolean));
 for (const part of PARTS) if (!["a", "b", "c", "d"].includes(part)) throw new Error(`BENCH_PARTS: unknown part ${JSON.stringify(part)} (a, b, c, d)`);
@@ -89,7 +98,8 @@ const VIDEO_TARGET = 1.05; // service / bare ffmpeg wall time, at most
 const GENERATIONS_TARGET = 1; // exactly
 const RSS_TARGET = 1.3; // service / bare sharp peak RSS, at most
 
-const WARMUP_IMAGES = 2;
+/** Images each side makes before it is timed: the service's code is compiled as it warms up. */
+const WARMUP_IMAGES = positiveInt(process.env.BENCH_WARMUP_IMAGES, 20);
 const TRANSFORM_WIDTHS = [640, 960, 1280, 1600, 1920, 2560, 3200, 3840];
 /** No eager versions and no poster frames: only what the bench asks for is made. */
 const LAZY_PRESETS = JSON.stringify({ IMAGE: { thumb: { eager: false } }, VIDEO: { "mp4-720p": { eager: false } } });
@@ -158,6 +168,7 @@ async function runSharpRole(): Promise<void> {
   }
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
+  const threadsBefore = readThreadCpuMs(process.pid);
   let next = 0;
   await Promise.all(
     Array.from({ length: spec.concurrency }, async () => {
@@ -168,7 +179,9 @@ async function runSharpRole(): Promise<void> {
     }),
   );
   const cpu = process.cpuUsage(cpuBefore);
-  process.stdout.write(`RESULT ${JSON.stringify({ seconds: seconds(started), cpuMs: (cpu.user + cpu.system) / 1000 })}\n`);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  const threads = Object.fromEntries(threadCpuSince(threadsBefore, readThreadCpuMs(process.pid), cpuMs, 1));
+  process.stdout.write(`RESULT ${JSON.stringify({ seconds: seconds(started), cpuMs, threads })}\n`);
   if (spec.waitForSignal) await new Promise((resolve) => process.once("SIGTERM", resolve));
   clearInterval(keepAlive);
 }
@@ -446,7 +459,28 @@ interface ThumbRun {
   cpuPerImage: number;
   /** The service's: of it, its JavaScript thread's. */
   mainPerImage?: number;
+  /** The service's, per image and thread name ("exited" for threads gone by the end). */
+  threadsPerImage?: Map<string, number>;
 }
+
+/**
+ * CPU per item and thread name between two readings; what the process spent beyond the threads
+ * still there at the end (`totalMs`) is put under "exited".
+ */
+function threadCpuSince(before: Map<string, number>, after: Map<string, number>, totalMs: number, items: number): Map<string, number> {
+  const perItem = new Map<string, number>();
+  let named = 0;
+  for (const [name, ms] of after) {
+    const spent = ms - (before.get(name) ?? 0);
+    named += spent;
+    if (spent / items >= 0.05) perItem.set(name === "main" ? "JavaScript" : name, spent / items);
+  }
+  if ((totalMs - named) / items >= 0.05) perItem.set("exited", (totalMs - named) / items);
+  return perItem;
+}
+
+const byThread = (threads: Map<string, number>) =>
+  [...threads].sort((x, y) => y[1] - x[1]).map(([name, ms]) => `${name} ${ms.toFixed(1)}`).join(", ");
 
 /** C clients: version(preset: "thumb") then GET, image after image, until every byte is in. */
 async function serviceThumbs(service: Service, ids: string[], concurrency: number): Promise<ThumbRun & { bodies: Buffer[]; waits: number }> {
@@ -456,6 +490,7 @@ async function serviceThumbs(service: Service, ids: string[], concurrency: numbe
   const pid = service.child.pid;
   const cpuBefore = readCpuMs(pid);
   const mainBefore = readCpuMs(pid, pid);
+  const threadsBefore = readThreadCpuMs(pid);
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -471,7 +506,8 @@ async function serviceThumbs(service: Service, ids: string[], concurrency: numbe
   const secs = seconds(started);
   const cpuPerImage = (readCpuMs(pid) - cpuBefore) / ids.length;
   const mainPerImage = (readCpuMs(pid, pid) - mainBefore) / ids.length;
-  return { seconds: secs, perSecond: ids.length / secs, cpuPerImage, mainPerImage, bodies, waits };
+  const threadsPerImage = threadCpuSince(threadsBefore, readThreadCpuMs(pid), cpuPerImage * ids.length, ids.length);
+  return { seconds: secs, perSecond: ids.length / secs, cpuPerImage, mainPerImage, threadsPerImage, bodies, waits };
 }
 
 /** The service's `thumb` recipe, for raw sharp. */
@@ -499,8 +535,9 @@ async function rawThumbs(root: string, files: string[], warmups: string[], confi
   const match = await waitForLine(child, onLine, /^RESULT (.*)$/, READY_TIMEOUT_MS);
   const code = await child.exited;
   if (code !== 0) throw new Error(`raw sharp exited with ${code}\n${failureReport(child)}`);
-  const result = JSON.parse(match[1]!) as { seconds: number; cpuMs: number };
-  return { seconds: result.seconds, perSecond: files.length / result.seconds, cpuPerImage: result.cpuMs / files.length, outputs };
+  const result = JSON.parse(match[1]!) as { seconds: number; cpuMs: number; threads: Record<string, number> };
+  const threadsPerImage = new Map(Object.entries(result.threads).map(([name, ms]) => [name, ms / files.length]));
+  return { seconds: result.seconds, perSecond: files.length / result.seconds, cpuPerImage: result.cpuMs / files.length, threadsPerImage, outputs };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -777,7 +814,7 @@ async function partThumbs(setup: Setup, service: Service, database: string, file
   const roundShelves: string[][] = [];
   for (let r = 0; r < IMAGE_ROUNDS; r++) roundShelves.push((await uploadFiles(service.url, files.thumbs)).map((s) => s.id));
   const recipe = thumbRecipe(config);
-  console.log(`\n(a) thumb (${recipe.width}x${recipe.height} ${recipe.fit}, webp q${recipe.quality}) of ${IMAGES} JPEGs 1600x1200, ${concurrency} at a time, service on ${database} (${IMAGES * IMAGE_ROUNDS + WARMUP_IMAGES} uploaded in ${seconds(t).toFixed(1)} s)`);
+  console.log(`\n(a) thumb (${recipe.width}x${recipe.height} ${recipe.fit}, webp q${recipe.quality}) of ${IMAGES} JPEGs ${IMAGE_SIZE.label}, ${concurrency} at a time, service on ${database} (${IMAGES * IMAGE_ROUNDS + WARMUP_IMAGES} uploaded in ${seconds(t).toFixed(1)} s)`);
   await serviceThumbs(service, warmShelves.map((s) => s.id), concurrency);
   const serviceRuns: ThumbRun[] = [];
   const rawRuns: ThumbRun[] = [];
@@ -793,13 +830,13 @@ async function partThumbs(setup: Setup, service: Service, database: string, file
       waits += served.waits;
       console.log(
         `  service   #${r + 1}: ${served.seconds.toFixed(3)} s  ${served.perSecond.toFixed(1).padStart(5)} images/s  ` +
-          `CPU ${served.cpuPerImage.toFixed(1)} ms/image (JavaScript thread ${served.mainPerImage!.toFixed(1)})`,
+          `CPU ${served.cpuPerImage.toFixed(1)} ms/image (by thread: ${byThread(served.threadsPerImage!)})`,
       );
     };
     const runRaw = async () => {
       raw = await rawThumbs(root, files.thumbs, files.warm, config, concurrency, r + 1);
       rawRuns.push(raw);
-      console.log(`  raw sharp #${r + 1}: ${raw.seconds.toFixed(3)} s  ${raw.perSecond.toFixed(1).padStart(5)} images/s  CPU ${raw.cpuPerImage.toFixed(1)} ms/image`);
+      console.log(`  raw sharp #${r + 1}: ${raw.seconds.toFixed(3)} s  ${raw.perSecond.toFixed(1).padStart(5)} images/s  CPU ${raw.cpuPerImage.toFixed(1)} ms/image (by thread: ${byThread(raw.threadsPerImage!)})`);
     };
     for (const step of r % 2 === 0 ? [runRaw, runService] : [runService, runRaw]) {
       await step();
@@ -991,9 +1028,9 @@ async function main(): Promise<void> {
   const bigImage = path.join(media, "big-6000x4000.jpg");
   const video = path.join(media, `clip-${VIDEO_SECONDS}s-1080p.mp4`);
   if (PARTS.has("a")) {
-    await Promise.all([...thumbs, ...warm].map((file, i) => makeJpeg(file, 1600, 1200, i)));
+    await Promise.all([...thumbs, ...warm].map((file, i) => makeJpeg(file, IMAGE_SIZE.width, IMAGE_SIZE.height, i)));
     const average = (await Promise.all(thumbs.map((f) => fsp.stat(f)))).reduce((n, s) => n + s.size, 0) / IMAGES;
-    console.log(`made ${IMAGES} + ${WARMUP_IMAGES} distinct JPEGs 1600x1200 (${(average / 1024).toFixed(0)} KB on average) in ${seconds(t).toFixed(1)} s`);
+    console.log(`made ${IMAGES} + ${WARMUP_IMAGES} distinct JPEGs ${IMAGE_SIZE.label} (${(average / 1024).toFixed(0)} KB on average) in ${seconds(t).toFixed(1)} s`);
   }
   if (PARTS.has("c")) await Promise.all(flightFiles.map((file, i) => makeJpeg(file, 2000, 1500, 2000 + i)));
   if (PARTS.has("d")) {
