@@ -33,7 +33,7 @@ export interface StartOptions {
 /** The composition root: config → database → storages → media services → HTTP. */
 export async function startApp(config: Config, options: StartOptions = {}): Promise<RunningApp> {
   const log = options.log ?? ((message: string) => console.log(message));
-  const open = () => openDatabase({ databaseUrl: config.databaseUrl, embeddedDbDir: config.embeddedDbDir, onQuery: options.onQuery });
+  const open = () => openDatabase({ databaseUrl: config.databaseUrl, embeddedDbDir: config.embeddedDbDir, onQuery: options.onQuery, log });
   let db = await open();
   try {
     const applied = await applyPendingMigrations(db.adapterFactory);

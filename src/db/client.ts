@@ -33,6 +33,8 @@ export interface DatabaseOptions {
   embeddedDbDir: string;
   /** Called for every SQL statement sent (tests count them). */
   onQuery?: (sql: string) => void;
+  /** Where the embedded database's upkeep reports a failure. */
+  log?: (message: string) => void;
 }
 
 /** Statement names by text; the texts are of a fixed shape (see `Database.query`), so few. */
@@ -72,7 +74,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     flavour = "postgresql";
   } else {
     const { openEmbedded } = await import("./embedded.js");
-    const embedded = await openEmbedded(options.embeddedDbDir);
+    const embedded = await openEmbedded(options.embeddedDbDir, options.log);
     adapterFactory = clientAdapter = embedded.adapterFactory;
     run = embedded.query;
     closeDriver = embedded.close;

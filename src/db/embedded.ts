@@ -2,6 +2,10 @@ import fs from "node:fs/promises";
 import { PGlite } from "@electric-sql/pglite";
 import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import { PrismaPGlite } from "pglite-prisma-adapter";
+import { EmbeddedVacuum } from "./vacuum.js";
+
+/** How often the embedded database is vacuumed: see EmbeddedVacuum. */
+const VACUUM_INTERVAL_MS = 5 * 60_000;
 
 /** PostgreSQL's type id of bytea. */
 const BYTEA = 17;
@@ -44,19 +48,31 @@ export interface Embedded {
   adapterFactory: SqlMigrationAwareDriverAdapterFactory;
   /** A statement run by PGlite itself, rows as objects with its own parsing. */
   query(text: string, values: unknown[]): Promise<unknown[]>;
+  /** The upkeep that runs every few minutes (VACUUM, and ANALYZE where due), now. */
+  vacuum(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** The embedded database in `dir` (created on first use). */
-export async function openEmbedded(dir: string): Promise<Embedded> {
+/** The embedded database in `dir` (created on first use), vacuumed every few minutes while it is open. */
+export async function openEmbedded(dir: string, log: (message: string) => void = () => {}): Promise<Embedded> {
   await fs.mkdir(dir, { recursive: true });
   const pglite = await PGlite.create(dir, {
     serializers: { [BYTEA]: byteaToText },
     startParams: EMBEDDED_START_PARAMS,
   });
+  const upkeep = new EmbeddedVacuum(
+    async (sql) => (await pglite.query<Record<string, unknown>>(sql)).rows,
+    VACUUM_INTERVAL_MS,
+    (err) => log(`Vacuuming the embedded database failed: ${(err as Error).message}`),
+  );
+  upkeep.start();
   return {
     adapterFactory: new PrismaPGlite(withFastByteaReads(pglite)),
     query: async (text, values) => (await pglite.query(text, values)).rows,
-    close: () => pglite.close(),
+    vacuum: () => upkeep.run(),
+    async close() {
+      await upkeep.stop();
+      await pglite.close();
+    },
   };
 }
