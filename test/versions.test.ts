@@ -212,6 +212,15 @@ for (const flavour of await databaseFlavours()) {
       }
     });
 
+    test("one shelf asked for a version it has costs one statement", async () => {
+      const shelf = await uploadShelf(server.url, await makeImage(64, 48, "png"), "one.png");
+      await settledVersion(server, shelf.id, "thumb");
+      server.queries.length = 0;
+      const thumb = await version(server, shelf.id, "thumb");
+      assert.equal(thumb.status, "READY");
+      assert.equal(server.queries.length, 1, `statements:\n${server.queries.join("\n")}`);
+    });
+
     test("50 concurrent requests for one missing version make it once", async () => {
       const shelf = await uploadShelf(server.url, await makeImage(2000, 1500, "jpeg"), "busy.jpg");
       await settledVersion(server, shelf.id, "thumb");

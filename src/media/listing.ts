@@ -31,10 +31,11 @@ export interface PageOptions {
 }
 
 /**
- * The list reads (the library page and a record's shelves), each one SQL statement that returns
- * the shelves with their files and relations as JSON. Lists are the service's hottest reads, and
- * one statement costs far less than a query per table through the ORM; they run through the
- * driver itself (Database.read). The same SQL runs on PGlite and PostgreSQL.
+ * The reads of shelves for the API (the library page, a record's shelves, one shelf by id), each
+ * one SQL statement that returns the shelves with their files and relations as JSON. They are
+ * the service's hottest reads, and one statement costs far less than a query per table through
+ * the ORM; they run through the driver itself (Database.query). The same SQL runs on PGlite and
+ * PostgreSQL.
  */
 export class ShelfListing {
   constructor(
@@ -76,6 +77,14 @@ export class ShelfListing {
         return row?.n ?? 0;
       },
     };
+  }
+
+  /** One of the owner's shelves, or null (also for an id that is not one). */
+  async one(ownerId: string, id: string): Promise<ListedShelf | null> {
+    if (!UUID.test(id)) return null;
+    const rows = await this.db.query<Row>(Prisma.sql`
+      SELECT ${LISTED} AS listed FROM "Shelf" s WHERE s.id = ${id}::uuid AND s."ownerId" = ${ownerId}`);
+    return rows[0] ? listed(rows[0]) : null;
   }
 
   /** The owner's shelves attached to a record, in the record's order. */

@@ -17,7 +17,10 @@ export const queryResolvers: Resolvers = {
   Query: {
     viewer: (_parent, _args, { viewer }) => ({ ownerId: viewer.ownerId, admin: viewer.admin }),
     library: (_parent, { ownerId }, { viewer }) => libraryFor(viewer, ownerId),
-    shelf: async (_parent, { id }, { viewer, services }) => services.shelves.get(await ownerForShelf(viewer, services, id), id),
+    shelf: async (_parent, { id }, { viewer, services, loaders }) => {
+      const found = await services.listing.one(await ownerForShelf(viewer, services, id), id);
+      return found && primed(found, loaders);
+    },
     mediaKinds: (_parent, _args, { services }) => [...services.kinds.all()],
     shelvesFor: async (_parent, { target, kind }, { viewer, services, loaders }) =>
       (await services.listing.shelvesFor(viewer.ownerId, target, kind)).map((listed) => primed(listed, loaders)),
