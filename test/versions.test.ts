@@ -397,6 +397,32 @@ describe("version jobs", () => {
     }
   });
 
+  test("a version whose scratch directory cannot be made is retried, not failed", async () => {
+    const server = await startTestServer("pglite", DEFAULT_VERSIONS);
+    const tmpdir = process.env.TMPDIR;
+    try {
+      const shelf = await uploadShelf(server.url, await makeMp3(1), "tone.mp3");
+      // The machine's scratch space is gone: nothing about the audio is wrong.
+      process.env.TMPDIR = path.join(server.sandbox, "no-such-dir");
+      const pending = await version(server, shelf.id, "opus-96k");
+      const prisma = server.app.db.prisma;
+      const job = await waitFor("the first attempt", async () => {
+        const row = await prisma.job.findFirst({ where: { fileId: pending.id } });
+        return row?.lastError ? row : undefined;
+      });
+      assert.equal(job.attempts, 1);
+      assert.match(job.lastError!, /No scratch directory for the version/);
+      assert.equal(job.lockedBy, null);
+      assert.ok(job.runAfter > new Date(), "it runs again after a backoff");
+      const file = await prisma.mediaFile.findUniqueOrThrow({ where: { id: pending.id } });
+      assert.equal(file.status, "PENDING");
+    } finally {
+      if (tmpdir === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = tmpdir;
+      await server.close();
+    }
+  });
+
   test("a job cut short by a crash runs again after restart", async () => {
     const sandboxEnv = { ...DEFAULT_VERSIONS, JOBS_IMAGE_CONCURRENCY: "0" };
     const first = await startTestServer("pglite", sandboxEnv);

@@ -382,7 +382,13 @@ export class VersionService {
       if (!recipe) throw new TranscodeError("The version's recipe is not valid", true);
       if (!original) throw new TranscodeError("The shelf has no original", true);
       const format = outputFormat(recipe);
-      const output = async () => path.join(await (workDir ??= fs.mkdtemp(path.join(os.tmpdir(), "version-"))), `out.${format.extension}`);
+      // A scratch directory that cannot be made is this machine's trouble, not the input's: the
+      // job is retried (the transcoders' own errors count as bad input).
+      const scratch = () =>
+        fs.mkdtemp(path.join(os.tmpdir(), "version-")).catch((err: Error) => {
+          throw new TranscodeError(`No scratch directory for the version: ${err.message}`, false);
+        });
+      const output = async () => path.join(await (workDir ??= scratch()), `out.${format.extension}`);
       const { bytes, ...known } = await this.transcode(original, started.kind, output, recipe, file.id, abort);
       let info: MediaInfo = known;
       if (format.demuxer) {
@@ -426,8 +432,8 @@ export class VersionService {
       // Whoever waits on the version hears first; the scratch files go after.
       this.makingHere.delete(file.id);
       this.settled.emit(file.id, made);
-      const scratch = await workDir?.catch(() => undefined);
-      if (scratch) await fs.rm(scratch, { recursive: true, force: true });
+      const madeDir = await workDir?.catch(() => undefined);
+      if (madeDir) await fs.rm(madeDir, { recursive: true, force: true });
     }
   }
 
