@@ -33,7 +33,7 @@ commands:
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const config = loadConfig();
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, embeddedDbDir: config.embeddedDbDir });
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, embeddedDbDir: config.embeddedDbDir, log: (m) => console.log(m) });
   try {
     // Every command works on an up-to-date schema, as the service does once started.
     if (command && command !== "migrate") await applyPendingMigrations(db.adapterFactory);

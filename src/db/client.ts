@@ -33,7 +33,7 @@ export interface DatabaseOptions {
   embeddedDbDir: string;
   /** Called for every SQL statement sent (tests count them). */
   onQuery?: (sql: string) => void;
-  /** Where the embedded database's upkeep reports a failure. */
+  /** Where the embedded database's upkeep reports a failure or a slow round. */
   log?: (message: string) => void;
 }
 

@@ -60,11 +60,7 @@ export async function openEmbedded(dir: string, log: (message: string) => void =
     serializers: { [BYTEA]: byteaToText },
     startParams: EMBEDDED_START_PARAMS,
   });
-  const upkeep = new EmbeddedVacuum(
-    async (sql) => (await pglite.query<Record<string, unknown>>(sql)).rows,
-    VACUUM_INTERVAL_MS,
-    (err) => log(`Vacuuming the embedded database failed: ${(err as Error).message}`),
-  );
+  const upkeep = new EmbeddedVacuum(async (sql) => (await pglite.query<Record<string, unknown>>(sql)).rows, VACUUM_INTERVAL_MS, log);
   upkeep.start();
   return {
     adapterFactory: new PrismaPGlite(withFastByteaReads(pglite)),
