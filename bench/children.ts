@@ -115,19 +115,19 @@ export function readCpuMs(pid: number, tid?: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
 }
 
-/** CPU time (ms) of each thread of `pid`, summed by thread name (libvips workers, libuv's pool, V8's helpers...). */
-export function readThreadCpuMs(pid: number): Map<string, number> {
-  const byName = new Map<string, number>();
-  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+/** CPU time (ms) and name of each thread of `pid` (libvips workers, libuv's pool and V8's helpers are "node"...), by thread id. */
+export function readThreadCpuMs(pid: number): Map<number, { name: string; ms: number }> {
+  const threads = new Map<number, { name: string; ms: number }>();
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`).map(Number)) {
     try {
       const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-      const name = Number(tid) === pid ? "main" : stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")).replace(/[\d#-]+$/, "");
-      byName.set(name, (byName.get(name) ?? 0) + readCpuMs(pid, Number(tid)));
+      const name = tid === pid ? "main" : stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")).replace(/[\d#-]+$/, "");
+      threads.set(tid, { name, ms: readCpuMs(pid, tid) });
     } catch {
       // The thread ended between the listing and the read.
     }
   }
-  return byName;
+  return threads;
 }
 
 /** The kernel's USER_HZ, the unit of /proc's CPU times: 100 on Linux. */

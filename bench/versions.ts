@@ -464,18 +464,27 @@ interface ThumbRun {
 }
 
 /**
- * CPU per item and thread name between two readings; what the process spent beyond the threads
- * still there at the end (`totalMs`) is put under "exited".
+ * CPU per item between two readings, summed by thread name; what the process spent beyond the
+ * threads still there at the end (`totalMs`) is put under "exited".
  */
-function threadCpuSince(before: Map<string, number>, after: Map<string, number>, totalMs: number, items: number): Map<string, number> {
-  const perItem = new Map<string, number>();
-  let named = 0;
-  for (const [name, ms] of after) {
-    const spent = ms - (before.get(name) ?? 0);
-    named += spent;
-    if (spent / items >= 0.05) perItem.set(name === "main" ? "JavaScript" : name, spent / items);
+function threadCpuSince(
+  before: Map<number, { name: string; ms: number }>,
+  after: Map<number, { name: string; ms: number }>,
+  totalMs: number,
+  items: number,
+): Map<string, number> {
+  const byName = new Map<string, number>();
+  let counted = 0;
+  for (const [tid, { name, ms }] of after) {
+    // A thread id the first reading did not see is a thread started since.
+    const spent = ms - (before.get(tid)?.ms ?? 0);
+    counted += spent;
+    const label = name === "main" ? "JavaScript" : name;
+    byName.set(label, (byName.get(label) ?? 0) + spent);
   }
-  if ((totalMs - named) / items >= 0.05) perItem.set("exited", (totalMs - named) / items);
+  byName.set("exited", totalMs - counted);
+  const perItem = new Map<string, number>();
+  for (const [name, ms] of byName) if (ms / items >= 0.05) perItem.set(name, ms / items);
   return perItem;
 }
 
