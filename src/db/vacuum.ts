@@ -1,3 +1,6 @@
+/** A round that holds requests up this long is worth a line in the log. */
+const SLOW_MS = 1000;
+
 /**
  * The upkeep PostgreSQL's autovacuum daemon does, for the embedded database, which runs
  * PostgreSQL as a single backend with no daemon (and no activity statistics to go by). Without
@@ -15,9 +18,6 @@
  * picture is out of date. The database runs on this process's main thread: a round that takes
  * long holds every request up, and is logged.
  */
-/** A round that holds requests up this long is worth a line in the log. */
-const SLOW_MS = 1000;
-
 export class EmbeddedVacuum {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
