@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
@@ -47,14 +47,21 @@ export class FileSystemStorage extends StorageBase {
     const temp = path.join(dir, `.${path.basename(target)}.${randomBytes(6).toString("hex")}.part`);
     try {
       const fileMode = this.options.filePermissionsMode;
+      const handle = await unavailableOnError(() => fs.open(temp, "wx", fileMode));
+      if (fileMode !== undefined) {
+        // Exactly the configured mode (the umask does not apply), set before the bytes so the
+        // file's sync below makes it durable with them.
+        await unavailableOnError(() => handle.chmod(fileMode)).catch(async (err) => {
+          await handle.close().catch(() => {});
+          throw err;
+        });
+      }
       // A larger buffer lets chunks that arrive during a write go out together in one writev;
       // `flush` syncs the file before the stream closes it, so the bytes are on disk before the
       // name is.
-      const file = createWriteStream(temp, { flags: "wx", mode: fileMode, highWaterMark: 1024 * 1024, flush: true });
-      await writeFrom(content, file).catch((err) => {
+      await writeFrom(content, handle.createWriteStream({ highWaterMark: 1024 * 1024, flush: true })).catch((err) => {
         throw err instanceof StorageError && err.code === "STORAGE_UNAVAILABLE" ? fsError(err.cause) : err;
       });
-      if (fileMode !== undefined) await unavailableOnError(() => fs.chmod(temp, fileMode));
       const stored = await this.publish(temp, assertSafeName(name), options.maxLength);
       await fsyncDir(dir);
       return stored;
