@@ -423,6 +423,32 @@ describe("version jobs", () => {
     }
   });
 
+  test("a version whose storage fails before reading it is retried and leaves no file open", async () => {
+    const server = await startTestServer("pglite", DEFAULT_VERSIONS);
+    try {
+      const shelf = await uploadShelf(server.url, await makeMp3(1), "tone.mp3");
+      // The shelf's versions directory cannot be made: a file holds its name.
+      await fs.mkdir(path.join(server.mediaRoot, "versions"), { recursive: true });
+      await fs.writeFile(path.join(server.mediaRoot, "versions", shelf.id), "in the way");
+      const pending = await version(server, shelf.id, "mp3-128k");
+      const prisma = server.app.db.prisma;
+      const job = await waitFor("the first attempt", async () => {
+        const row = await prisma.job.findFirst({ where: { fileId: pending.id } });
+        return row?.lastError ? row : undefined;
+      });
+      assert.equal(job.attempts, 1);
+      assert.equal((await prisma.mediaFile.findUniqueOrThrow({ where: { id: pending.id } })).status, "PENDING");
+      const scratchFiles = [];
+      for (const fd of await fs.readdir("/proc/self/fd")) {
+        const target = await fs.readlink(`/proc/self/fd/${fd}`).catch(() => "");
+        if (target.includes(`${path.sep}version-`)) scratchFiles.push(target);
+      }
+      assert.deepEqual(scratchFiles, [], "no scratch output is left open");
+    } finally {
+      await server.close();
+    }
+  });
+
   test("a job cut short by a crash runs again after restart", async () => {
     const sandboxEnv = { ...DEFAULT_VERSIONS, JOBS_IMAGE_CONCURRENCY: "0" };
     const first = await startTestServer("pglite", sandboxEnv);

@@ -400,8 +400,10 @@ export class VersionService {
       // the row names it, it is an orphan that gc removes if this run dies.
       const storage = this.deps.storages.get(file.storage);
       const wanted = versionName(file.shelfId, file.variant, `${recipeDigest(recipe).slice(0, 8)}-${randomUUID().slice(0, 8)}`, format.extension);
-      const hashed = hashing(bytes ? Readable.from([bytes]) : createReadStream(await output()));
-      const name = await storage.save(wanted, hashed.stream, { contentType: format.mimeType });
+      const source = bytes ? Readable.from([bytes]) : createReadStream(await output());
+      const hashed = hashing(source);
+      // A save that fails before reading its input leaves it open: its file is closed here.
+      const name = await storage.save(wanted, hashed.stream, { contentType: format.mimeType }).finally(() => source.destroy());
       stored = { storage, name };
       const { size, checksum } = hashed.result();
       made = await this.record(job, file, { name, size, checksum, mimeType: format.mimeType, info, recipe: recipeDigest(recipe) });
