@@ -43,6 +43,14 @@ async function version(server: TestServer, id: string, preset: string) {
 }
 
 /** Asks for a version and waits until it is READY (or FAILED). */
+/** A version's job once its first attempt has failed and been put off for a retry. */
+async function retriedJob(server: TestServer, fileId: string) {
+  return waitFor("the first attempt", async () => {
+    const row = await server.app.db.prisma.job.findFirst({ where: { fileId } });
+    return row?.lastError ? row : undefined;
+  });
+}
+
 async function settledVersion(server: TestServer, id: string, preset: string) {
   return waitFor(`${preset} of ${id}`, async () => {
     const v = await version(server, id, preset);
@@ -406,10 +414,7 @@ describe("version jobs", () => {
       process.env.TMPDIR = path.join(server.sandbox, "no-such-dir");
       const pending = await version(server, shelf.id, "opus-96k");
       const prisma = server.app.db.prisma;
-      const job = await waitFor("the first attempt", async () => {
-        const row = await prisma.job.findFirst({ where: { fileId: pending.id } });
-        return row?.lastError ? row : undefined;
-      });
+      const job = await retriedJob(server, pending.id);
       assert.equal(job.attempts, 1);
       assert.match(job.lastError!, /No scratch directory for the version/);
       assert.equal(job.lockedBy, null);
@@ -432,10 +437,7 @@ describe("version jobs", () => {
       await fs.writeFile(path.join(server.mediaRoot, "versions", shelf.id), "in the way");
       const pending = await version(server, shelf.id, "mp3-128k");
       const prisma = server.app.db.prisma;
-      const job = await waitFor("the first attempt", async () => {
-        const row = await prisma.job.findFirst({ where: { fileId: pending.id } });
-        return row?.lastError ? row : undefined;
-      });
+      const job = await retriedJob(server, pending.id);
       assert.equal(job.attempts, 1);
       assert.equal((await prisma.mediaFile.findUniqueOrThrow({ where: { id: pending.id } })).status, "PENDING");
       const scratchFiles = [];
