@@ -67,6 +67,15 @@ const EnvSchema = z.object({
   JOBS_LEASE_MS: z.coerce.number().int().min(1000).default(60_000),
   VERSION_WAIT_MS: z.coerce.number().int().min(0).default(15_000),
   MEDIA_SIGNING_KEY: optionalString.refine((v) => v === undefined || v.length >= 32, "MEDIA_SIGNING_KEY must be at least 32 characters"),
+  PUBLIC_URL: optionalString.refine((v) => v === undefined || /^https?:\/\/[^/]+/.test(v), "PUBLIC_URL must be an http(s) URL"),
+  CORS_ORIGINS: z.string().default(""),
+  CORS_CREDENTIALS: z.enum(["true", "false", ""]).optional(),
+  GRAPHIQL: z.enum(["true", "false", ""]).optional(),
+  SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).default(50),
+  WS_CONNECTIONS_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+  WS_KEEPALIVE_MS: z.coerce.number().int().min(1000).default(12_000),
+  PERSISTED_OPERATIONS: optionalString,
+  PERSISTED_OPERATIONS_ONLY: z.enum(["true", "false", ""]).optional(),
 });
 
 export type Config = {
@@ -108,6 +117,15 @@ export type Config = {
   introspection: boolean;
   /** Key for signed media links; without one a key is generated once and kept in DATA_DIR. */
   signingKey?: string;
+  /** Origin the service is reached at (e.g. https://api.example.com), for absolute media URLs. */
+  publicUrl?: string;
+  /** Browser origins allowed to call the service (exact, `https://*.example.com`, or `*`). */
+  cors: { origins: string[]; credentials: boolean };
+  /** The in-browser IDE at /graphiql (and GET /graphql for browsers). */
+  graphiql: boolean;
+  subscriptions: { perConnection: number; connectionsPerMinute: number; keepAliveMs: number };
+  /** A manifest of persisted operations (hash → document); with `only`, nothing else runs. */
+  persistedOperations: { manifest?: string; only: boolean };
 };
 
 export class ConfigError extends Error {}
@@ -164,7 +182,37 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     graphqlLimits: { maxDepth: e.GRAPHQL_MAX_DEPTH, maxAliases: e.GRAPHQL_MAX_ALIASES, maxCost: e.GRAPHQL_MAX_COST },
     relationModels: (e.RELATION_MODELS ?? "").split(",").map((m) => m.trim()).filter(Boolean),
     signingKey: e.MEDIA_SIGNING_KEY,
+    publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ""),
+    cors: parseCors(e.CORS_ORIGINS, e.CORS_CREDENTIALS),
+    graphiql: e.GRAPHIQL ? e.GRAPHIQL === "true" : e.NODE_ENV !== "production",
+    subscriptions: {
+      perConnection: e.SUBSCRIPTIONS_PER_CONNECTION,
+      connectionsPerMinute: e.WS_CONNECTIONS_PER_MINUTE,
+      keepAliveMs: e.WS_KEEPALIVE_MS,
+    },
+    persistedOperations: {
+      manifest: e.PERSISTED_OPERATIONS ? path.resolve(e.PERSISTED_OPERATIONS) : undefined,
+      only: e.PERSISTED_OPERATIONS_ONLY === "true",
+    },
   };
+}
+
+/**
+ * CORS_ORIGINS: comma-separated exact origins (https://app.example.com), wildcard subdomains
+ * (https://*.example.com) or `*`. Credentials (cookies, Authorization from a credentialed fetch)
+ * are allowed unless CORS_CREDENTIALS=false; `*` cannot be combined with them.
+ */
+function parseCors(list: string, credentials: string | undefined): Config["cors"] {
+  const origins = list.split(",").map((o) => o.trim()).filter(Boolean);
+  for (const origin of origins) {
+    if (origin === "*") continue;
+    if (!/^https?:\/\/(\*\.)?[a-z0-9.-]+(:\d+)?$/i.test(origin)) {
+      throw new ConfigError(`CORS_ORIGINS: "${origin}" is not an origin such as https://app.example.com or https://*.example.com`);
+    }
+  }
+  const allowCredentials = credentials ? credentials === "true" : !origins.includes("*");
+  if (allowCredentials && origins.includes("*")) throw new ConfigError("CORS_ORIGINS: * cannot be used with CORS_CREDENTIALS=true");
+  return { origins, credentials: allowCredentials };
 }
 
 const positive = z.number().int().positive().optional();
