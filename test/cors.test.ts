@@ -392,6 +392,10 @@ describe("CORS for any origin, without credentials", () => {
     });
     assert.equal(query.headers.get("access-control-allow-origin"), "*");
     await query.arrayBuffer();
+    const withoutOrigin = await fetch(`${server.url}/graphql?query=${encodeURIComponent("{ __typename }")}`, { headers: { "apollo-require-preflight": "true" } });
+    assert.equal(withoutOrigin.status, 200);
+    assert.equal(withoutOrigin.headers.get("access-control-allow-origin"), "*", "the same answer for every client, so a cache may share it");
+    await withoutOrigin.arrayBuffer();
   });
 });
 
@@ -409,6 +413,43 @@ describe("an absolute MEDIA_URL", () => {
     const bytes = await makeImage(16, 16, "png");
     const shelf = await uploadShelf(server.url, bytes, "abs.png");
     assert.ok(shelf.original.url.startsWith(`${mediaUrl}image/`), shelf.original.url);
+    const res = await fetch(shelf.original.url);
+    assert.equal(res.status, 200);
+    assert.equal(sha256(Buffer.from(await res.arrayBuffer())), sha256(bytes));
+  });
+});
+
+describe("PUBLIC_URL with a path, behind a proxy that strips it", () => {
+  let server: TestServer;
+  let proxy: http.Server;
+  let publicUrl: string;
+  before(async () => {
+    // What a reverse proxy mounting the service under /api does: forward without the prefix.
+    proxy = http.createServer((req, res) => {
+      const target = new URL(server.url);
+      const forwarded = http.request(
+        { host: target.hostname, port: target.port, method: req.method, path: req.url!.replace(/^\/api(?=\/)/, ""), headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode!, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      req.pipe(forwarded);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    publicUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/api`;
+    server = await startTestServer("pglite", { PUBLIC_URL: `${publicUrl}/` });
+  });
+  after(async () => {
+    await server?.close();
+    proxy.closeAllConnections();
+    await new Promise<void>((resolve) => proxy.close(() => resolve()));
+  });
+
+  it("links under the prefix while the route stays at MEDIA_URL's path", async () => {
+    const bytes = await makeImage(16, 16, "png");
+    const shelf = await uploadShelf(publicUrl, bytes, "proxied.png");
+    assert.ok(shelf.original.url.startsWith(`${publicUrl}/media/image/`), shelf.original.url);
     const res = await fetch(shelf.original.url);
     assert.equal(res.status, 200);
     assert.equal(sha256(Buffer.from(await res.arrayBuffer())), sha256(bytes));

@@ -112,7 +112,8 @@ export function corsMiddleware(options: CorsSettings): RequestHandler {
   const anyOrigin = rulesOf(options.origins).some((rule) => rule.kind === "any");
   const handle = cors((req, callback) => {
     const origin = req.headers.origin;
-    const allowed = origin !== undefined && isOriginAllowed(origin, options, req.headers.host);
+    // Under `*` every answer says so, with or without an Origin: one answer fits all, cached or not.
+    const allowed = anyOrigin || (origin !== undefined && isOriginAllowed(origin, options, req.headers.host));
     callback(null, {
       origin: allowed ? (anyOrigin ? "*" : origin) : false,
       credentials: options.credentials && !anyOrigin,
