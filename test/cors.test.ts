@@ -1,40 +1,15 @@
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import sharp from "sharp";
 import { isOriginAllowed } from "../src/http/cors.js";
-import { GetShelfDocument, UpdateShelfDocument } from "./generated/graphql.js";
-import { gql, uploadShelf } from "./helpers/graphql.js";
+import { uploadShelf } from "./helpers/graphql.js";
 import { launchChromium, type Chromium } from "./helpers/chromium.js";
 import { makeImage, makeWebm, sha256 } from "./helpers/media.js";
+import { freePort, startPageServer } from "./helpers/loopback.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-
-/** A port nobody listens on now, so a service can be told its own public URL before it starts. */
-async function freePort(): Promise<number> {
-  const probe = http.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
-
-/** A frontend's origin: a bare page on another loopback port. */
-async function startPageServer(): Promise<{ origin: string; close(): Promise<void> }> {
-  const server = http.createServer((_req, res) => {
-    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-    res.end(`<!doctype html><html><head><meta charset="utf-8"><title>frontend</title></head><body><h1>frontend</h1><div id="out"></div></body></html>`);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 async function preflight(url: string, origin: string, method = "POST", headers = "content-type") {
   const res = await fetch(url, {
@@ -88,16 +63,17 @@ describe("which origins may call the service", () => {
   });
 });
 
-describe("CORS on the service's routes, and absolute media URLs", () => {
+describe("CORS on the service's routes", () => {
   let server: TestServer;
   let frontend: Awaited<ReturnType<typeof startPageServer>>;
   let stranger: Awaited<ReturnType<typeof startPageServer>>;
   let publicUrl: string;
-  let image: { bytes: Buffer; url: string; shelfId: string };
+  let image: { url: string };
 
   before(async () => {
     frontend = await startPageServer();
     stranger = await startPageServer();
+    // Links the pages get must lead to the service, not to the page's own origin.
     const port = await freePort();
     publicUrl = `http://127.0.0.1:${port}`;
     server = await startTestServer("pglite", {
@@ -107,7 +83,7 @@ describe("CORS on the service's routes, and absolute media URLs", () => {
     });
     const bytes = await makeImage(64, 64, "png");
     const shelf = await uploadShelf(server.url, bytes, "card.png");
-    image = { bytes, url: shelf.original.url, shelfId: shelf.id };
+    image = { url: shelf.original.url };
   });
   after(async () => {
     await server?.close();
@@ -195,26 +171,6 @@ describe("CORS on the service's routes, and absolute media URLs", () => {
       assert.ok(exposed.includes(header), header);
     }
     await res.arrayBuffer();
-  });
-
-  it("returns absolute media URLs under PUBLIC_URL that fetch, signed links that still verify", async () => {
-    assert.ok(image.url.startsWith(`${publicUrl}/media/image/`), image.url);
-    assert.match(image.url, /\?expires=\d+&signature=[\w-]+$/, "a PRIVATE shelf's link is signed");
-    const res = await fetch(image.url);
-    assert.equal(res.status, 200);
-    assert.equal(sha256(Buffer.from(await res.arrayBuffer())), sha256(image.bytes));
-    const tampered = await fetch(image.url.replace(/signature=./, (m) => (m.endsWith("A") ? "signature=B" : "signature=A")));
-    assert.equal(tampered.status, 403);
-    await tampered.arrayBuffer();
-
-    const updated = await gql(server.url, UpdateShelfDocument, { id: image.shelfId, input: { visibility: "PUBLIC" } });
-    assert.equal(updated.errors, undefined, JSON.stringify(updated.errors));
-    const fetched = await gql(server.url, GetShelfDocument, { id: image.shelfId });
-    const url = fetched.data!.shelf!.original.url;
-    assert.ok(url.startsWith(`${publicUrl}/media/image/`) && !url.includes("?"), url);
-    const stable = await fetch(url);
-    assert.equal(stable.status, 200);
-    assert.equal(sha256(Buffer.from(await stable.arrayBuffer())), sha256(image.bytes));
   });
 
   describe("from a page in Chromium on another origin", () => {
@@ -396,62 +352,5 @@ describe("CORS for any origin, without credentials", () => {
     assert.equal(withoutOrigin.status, 200);
     assert.equal(withoutOrigin.headers.get("access-control-allow-origin"), "*", "the same answer for every client, so a cache may share it");
     await withoutOrigin.arrayBuffer();
-  });
-});
-
-describe("an absolute MEDIA_URL", () => {
-  let server: TestServer;
-  let mediaUrl: string;
-  before(async () => {
-    const port = await freePort();
-    mediaUrl = `http://127.0.0.1:${port}/files/`;
-    server = await startTestServer("pglite", { PORT: String(port), MEDIA_URL: mediaUrl, PUBLIC_URL: "http://public.invalid" });
-  });
-  after(() => server?.close());
-
-  it("is used as written (over PUBLIC_URL) and served at its path", async () => {
-    const bytes = await makeImage(16, 16, "png");
-    const shelf = await uploadShelf(server.url, bytes, "abs.png");
-    assert.ok(shelf.original.url.startsWith(`${mediaUrl}image/`), shelf.original.url);
-    const res = await fetch(shelf.original.url);
-    assert.equal(res.status, 200);
-    assert.equal(sha256(Buffer.from(await res.arrayBuffer())), sha256(bytes));
-  });
-});
-
-describe("PUBLIC_URL with a path, behind a proxy that strips it", () => {
-  let server: TestServer;
-  let proxy: http.Server;
-  let publicUrl: string;
-  before(async () => {
-    // What a reverse proxy mounting the service under /api does: forward without the prefix.
-    proxy = http.createServer((req, res) => {
-      const target = new URL(server.url);
-      const forwarded = http.request(
-        { host: target.hostname, port: target.port, method: req.method, path: req.url!.replace(/^\/api(?=\/)/, ""), headers: req.headers },
-        (answer) => {
-          res.writeHead(answer.statusCode!, answer.headers);
-          answer.pipe(res);
-        },
-      );
-      req.pipe(forwarded);
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
-    publicUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/api`;
-    server = await startTestServer("pglite", { PUBLIC_URL: `${publicUrl}/` });
-  });
-  after(async () => {
-    await server?.close();
-    proxy.closeAllConnections();
-    await new Promise<void>((resolve) => proxy.close(() => resolve()));
-  });
-
-  it("links under the prefix while the route stays at MEDIA_URL's path", async () => {
-    const bytes = await makeImage(16, 16, "png");
-    const shelf = await uploadShelf(publicUrl, bytes, "proxied.png");
-    assert.ok(shelf.original.url.startsWith(`${publicUrl}/media/image/`), shelf.original.url);
-    const res = await fetch(shelf.original.url);
-    assert.equal(res.status, 200);
-    assert.equal(sha256(Buffer.from(await res.arrayBuffer())), sha256(bytes));
   });
 });
