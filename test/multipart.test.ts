@@ -55,6 +55,23 @@ describe("multipart requests in any shape the spec allows", () => {
     assert.equal((await listFiles(server.mediaRoot)).length, before);
   });
 
+  it("answers an empty body, or one holding only the closing boundary, with 400 and keeps nothing", async () => {
+    const before = await listFiles(server.mediaRoot);
+    for (const body of ["", "--boundary--\r\n", "--boundary--", "\r\n--boundary--\r\n"]) {
+      const res = await fetch(`${server.url}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "multipart/form-data; boundary=boundary", "apollo-require-preflight": "true" },
+        body,
+      });
+      const answer = (await res.json()) as { errors: Array<{ message: string; extensions: { code: string } }> };
+      assert.equal(res.status, 400, JSON.stringify(body));
+      assert.equal(answer.errors[0]!.extensions.code, "BAD_REQUEST", JSON.stringify(body));
+      assert.doesNotMatch(answer.errors[0]!.message, /graphql-upload|README|busboy|\//, "no library wording or paths");
+    }
+    assert.deepEqual(await listFiles(server.mediaRoot), before);
+    assert.ok(!server.logs.some((line) => line.startsWith("request failed")), "nothing was logged as a server failure");
+  });
+
   it("stays responsive after each of these", async () => {
     const res = await upload(server.url, UploadShelfDocument, { input: { file: null } }, [
       { variable: "input.file", bytes: await makeImage(8, 8), filename: "after.jpg" },

@@ -63,6 +63,18 @@ for (const setup of await coreSetups()) {
       assert.equal(suffix.status, 206);
       assert.deepEqual(Buffer.from(await suffix.arrayBuffer()), bytes.subarray(bytes.length - 100));
 
+      // RFC 9110: a suffix longer than the file selects the whole file, still as a 206.
+      for (const range of [`bytes=-${bytes.length + 1}`, "bytes=-999999999999"]) {
+        const whole = await fetch(server.url + file.url, { headers: { range } });
+        assert.equal(whole.status, 206, range);
+        assert.equal(whole.headers.get("content-range"), `bytes 0-${bytes.length - 1}/${bytes.length}`, range);
+        assert.equal(whole.headers.get("content-length"), String(bytes.length), range);
+        assert.equal(sha256(Buffer.from(await whole.arrayBuffer())), sha256(bytes), range);
+      }
+      const emptySuffix = await fetch(server.url + file.url, { headers: { range: "bytes=-0" } });
+      assert.equal(emptySuffix.status, 416, "a suffix of no bytes selects nothing");
+      await emptySuffix.arrayBuffer();
+
       const open = await fetch(server.url + file.url, { headers: { range: `bytes=${bytes.length - 5}-` } });
       assert.deepEqual(Buffer.from(await open.arrayBuffer()), bytes.subarray(bytes.length - 5));
 

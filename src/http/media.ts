@@ -67,6 +67,17 @@ function notModified(req: Request, etag: string, modified: Date): boolean {
   return !Number.isNaN(since) && Math.floor(modified.getTime() / 1000) <= Math.floor(since / 1000);
 }
 
+/**
+ * RFC 9110 14.1.2: a suffix range longer than the representation selects all of it; the parser
+ * counts such a range as unsatisfiable, so it is handed the whole range instead. A suffix of
+ * zero bytes stays unsatisfiable.
+ */
+function clampSuffixRanges(header: string, size: number): string {
+  return header.replace(/(^|[=,])(\s*)-(\d+)(?=\s*(,|$))/g, (spec, lead: string, space: string, length: string) =>
+    Number(length) > size ? `${lead}${space}0-` : spec,
+  );
+}
+
 async function serve(req: Request, res: Response, deps: MediaDeps & { alias: string }): Promise<void> {
   const segments = (req.params as { name?: string[] }).name ?? [];
   const name = segments.join("/");
@@ -145,7 +156,7 @@ async function serve(req: Request, res: Response, deps: MediaDeps & { alias: str
   const ifRange = req.headers["if-range"];
   const rangeApplies = rangeHeader && (!ifRange || ifRange === etag || ifRange === lastModified);
   if (rangeApplies && size > 0) {
-    const ranges = rangeParser(size, rangeHeader, { combine: true });
+    const ranges = rangeParser(size, clampSuffixRanges(rangeHeader, size), { combine: true });
     if (ranges === -1) {
       res.status(416).setHeader("Content-Range", `bytes */${size}`);
       res.end();

@@ -24,10 +24,30 @@ export function multipartUploads(limits: MultipartLimits) {
         destination.on("error", () => {});
         return pipe.call(this, destination, opts) as T;
       };
-      return processRequest(req, res, opts);
+      return processRequest(req, res, opts).catch((err: unknown) => {
+        throw asClientError(err);
+      });
     },
   };
   return graphqlUploadExpress(options);
+}
+
+/** A refusal the client can act on: status 400 with a message of our own. */
+function badRequest(message: string): Error & { status: number; expose: boolean } {
+  return Object.assign(new Error(message), { status: 400, expose: true });
+}
+
+/**
+ * A body that ends before its operations and map (empty, or only the closing boundary) is
+ * reported by the parser as a bare error, or by the library as a 500 meant for a server whose
+ * other middleware read the body first; here nothing else reads it, so both are the client's
+ * malformed request. The parser's own wording is not passed on.
+ */
+function asClientError(err: unknown): unknown {
+  const status = (err as { status?: unknown }).status;
+  if (typeof status === "number" && status < 500) return err;
+  if (typeof status === "number") return badRequest("The multipart request holds no 'operations' and 'map' fields");
+  return badRequest("The multipart request body is malformed or ends too early");
 }
 
 /**

@@ -15,6 +15,7 @@ import { createLoaders } from "../graphql/loaders.js";
 import { uploadRequestRules } from "../graphql/uploads.js";
 import { MediaError } from "../media/errors.js";
 import type { Services } from "../media/services.js";
+import { corsMiddleware, type CorsSettings } from "./cors.js";
 import { mediaRoutes } from "./media.js";
 import { multipartGuard, multipartUploads } from "./multipart.js";
 
@@ -29,6 +30,8 @@ export interface HttpOptions {
   maxFiles: number;
   /** How long the media route waits for an image version that is being made. */
   versionWaitMs: number;
+  /** Browser origins allowed to call /graphql, the media routes and whatever else is mounted. */
+  cors: CorsSettings;
   log: (message: string) => void;
   healthCheck: () => Promise<void>;
 }
@@ -57,6 +60,8 @@ export async function createHttpApp(options: HttpOptions): Promise<{ app: expres
   app.disable("x-powered-by");
   // Media responses set their own validators; a hash of every GraphQL answer would only cost time.
   app.set("etag", false);
+  // First, so preflights are answered before CSRF prevention and the multipart guard.
+  app.use(corsMiddleware(options.cors));
 
   app.get("/healthz", async (_req, res) => {
     try {

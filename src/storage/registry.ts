@@ -30,6 +30,8 @@ export interface RegistryOptions {
   /** Defaults for filesystem backends without a location, and for URLs. */
   mediaRoot: string;
   mediaUrl: string;
+  /** Origin (and path prefix) the service is reached at: links to its media route become absolute. */
+  publicUrl?: string;
   signer: UrlSigner;
   prisma: PrismaClient;
 }
@@ -139,7 +141,17 @@ export class StorageRegistry {
 
   /** How the media route's links for `alias` are made: the same for its backend and for url(). */
   private servedOptions(alias: string, serving: Serving): ServedUrlOptions {
-    return { baseUrl: serving.baseUrl, querystringAuth: serving.signed, querystringExpire: serving.expiresIn, signer: this.options.signer, scope: alias };
+    return { baseUrl: this.linkBase(serving.baseUrl), querystringAuth: serving.signed, querystringExpire: serving.expiresIn, signer: this.options.signer, scope: alias };
+  }
+
+  /**
+   * Where links to the media route start. The route is mounted at the base's path; a frontend
+   * on another origin needs the service's own in front of it, so a path-only base gets
+   * PUBLIC_URL's (an absolute MEDIA_URL or baseUrl is kept as written).
+   */
+  private linkBase(baseUrl: string): string {
+    const pathOnly = baseUrl.startsWith("/") && !baseUrl.startsWith("//");
+    return pathOnly && this.options.publicUrl ? this.options.publicUrl.replace(/\/+$/, "") + baseUrl : baseUrl;
   }
 
   /** Whether a request's query makes a valid link to `name` in `alias` ("missing" when it carries no signature). */
@@ -171,6 +183,7 @@ export function openStorages(options: {
   settings: StorageSettings;
   mediaRoot: string;
   mediaUrl: string;
+  publicUrl?: string;
   dataDir: string;
   signingKey?: string;
   prisma: PrismaClient;
