@@ -38,6 +38,7 @@ import path from "node:path";
 import { startScript, stopChild, tempDirs, waitForLine, type Child } from "./harness/children.js";
 import { onCleanup, runBenchmark } from "./harness/lifecycle.js";
 import { MiB, positiveInt, secondsSince } from "./harness/settings.js";
+import { fmtMiB, sizeLabel } from "./storage/data.js";
 import { measureMemory } from "./storage/memory.js";
 import { adapterTarget, BUCKET, fsAdapter, PART_SIZE, QUEUE_SIZE, rawFsTarget, rawS3Target, s3Adapter, s3Client } from "./storage/targets.js";
 import { comparePair, informational, type Best } from "./storage/throughput.js";
@@ -55,8 +56,6 @@ const RSS_RATIO_TARGET = 1.25;
 /** ...or, when growth is too small for a ratio to mean much, at most this much more in absolute terms. */
 const RSS_SLACK_BYTES = 8 * MiB;
 
-const fmtMiB = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
-const sizeLabel = (bytes: number) => `${Math.round(bytes / MiB)} MiB`;
 const fmtRate = (v: number | undefined) => (v === undefined ? "-" : v.toFixed(0));
 
 async function startS3rver(root: string): Promise<{ child: Child; endpoint: string; directory: string }> {

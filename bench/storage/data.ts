@@ -51,6 +51,10 @@ export async function consume(stream: Readable): Promise<{ bytes: number; sha256
   return { bytes, sha256: h.digest("hex") };
 }
 
+/** "256 MiB": how the storage benchmark names sizes. */
+export const sizeLabel = (bytes: number) => `${Math.round(bytes / MiB)} MiB`;
+export const fmtMiB = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
+
 /** A full GC between measurements, so that one run's garbage is not collected during the next. */
 export const gc: () => void = (() => {
   v8.setFlagsFromString("--expose-gc");

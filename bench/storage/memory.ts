@@ -1,6 +1,6 @@
 import path from "node:path";
 import { exitCodeWithin, startScript } from "../harness/children.js";
-import { MiB } from "../harness/settings.js";
+import { fmtMiB, sizeLabel } from "./data.js";
 import type { MemResult } from "./memory-probe.js";
 
 /** Peak RSS growth of the adapters, one fresh child process (memory-probe.ts) per measurement. */
@@ -9,9 +9,6 @@ const CHILD_TIMEOUT_MS = 90_000;
 
 export type MemoryAdapter = "filesystem" | "s3";
 export type { MemResult };
-
-const sizeLabel = (bytes: number) => `${Math.round(bytes / MiB)} MiB`;
-const fmtMiB = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
 
 async function measureOnce(adapter: MemoryAdapter, size: number, dir: string, endpoint: string): Promise<MemResult> {
   const env = { ...process.env, BENCH_ADAPTER: adapter, BENCH_SIZE_BYTES: String(size), BENCH_DIR: dir, BENCH_S3_ENDPOINT: endpoint };
