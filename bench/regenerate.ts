@@ -9,12 +9,9 @@
  *
  * Run: npm run bench:regenerate   (optional env: BENCH_SMALL_SHELVES=10000, BENCH_LARGE_SHELVES=100000)
  */
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import pg from "pg";
 import { recipeDigest, resolvePresets } from "../src/transcode/presets.js";
-import { startChild, tempDirs } from "./harness/children.js";
+import { makeTempDir, startChild } from "./harness/children.js";
 import { runBenchmark } from "./harness/lifecycle.js";
 import { pollPeakRss } from "./harness/memory.js";
 import { createDatabase } from "./harness/postgres.js";
@@ -62,8 +59,7 @@ async function seed(url: string, shelves: number): Promise<void> {
 
 async function measure(shelves: number): Promise<Run> {
   const database = await createDatabase("media_bench_regen");
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-regen-"));
-  tempDirs.push(dataDir);
+  const dataDir = makeTempDir("bench-regen-");
   const env = { ...process.env, NODE_ENV: "production", DATABASE_URL: database.url, DATA_DIR: dataDir, MEDIA_PRESETS: "", VIDEO_POSTER_POSITIONS: "" };
   try {
     await runCommand(["migrate"], env);

@@ -35,7 +35,7 @@ import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { startScript, stopChild, tempDirs, waitForLine, type Child } from "./harness/children.js";
+import { makeTempDir, startScript, stopChild, waitForLine, type Child } from "./harness/children.js";
 import { onCleanup, runBenchmark } from "./harness/lifecycle.js";
 import { MiB, positiveInt, secondsSince } from "./harness/settings.js";
 import { fmtMiB, sizeLabel } from "./storage/data.js";
@@ -98,8 +98,7 @@ async function databaseThroughput(dir: string): Promise<Best> {
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const root = await fsp.mkdtemp(path.join(os.tmpdir(), "media-bench-storage-"));
-  tempDirs.push(root);
+  const root = makeTempDir("media-bench-storage-");
   const dirs = {
     fsAdapter: path.join(root, "fs-adapter"),
     fsRaw: path.join(root, "fs-raw"),

@@ -24,9 +24,8 @@
  * Run: npm run bench:upload   (optional env: BENCH_RUNS=2, BENCH_LARGE_MIB=1024, BENCH_SMALL_MIB=100)
  */
 import fsp from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
-import { stopChild, tempDirs } from "./harness/children.js";
+import { makeTempDir, stopChild } from "./harness/children.js";
 import { runBenchmark } from "./harness/lifecycle.js";
 import { mib } from "./harness/memory.js";
 import { serviceEnv, startServiceChild } from "./harness/service.js";
@@ -51,8 +50,7 @@ const verdict = (ok: boolean) => (ok ? "target met" : "target missed");
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const root = await fsp.mkdtemp(path.join(os.tmpdir(), "media-bench-"));
-  tempDirs.push(root);
+  const root = makeTempDir("media-bench-");
   console.log(`upload benchmark: ${sizeLabel(LARGE_BYTES)} and ${sizeLabel(SMALL_BYTES)}, ${RUNS} run(s) each, temp dir ${root}`);
 
   // The files first, so the service does not boot while this process is busy writing them: in

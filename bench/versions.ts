@@ -62,7 +62,7 @@ import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import sharp from "sharp";
-import { stopChild, tempDirs } from "./harness/children.js";
+import { makeTempDir, stopChild } from "./harness/children.js";
 import { runBenchmark } from "./harness/lifecycle.js";
 import { buildService } from "./harness/service.js";
 import { MiB, secondsSince } from "./harness/settings.js";
@@ -111,8 +111,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   const load = () => os.loadavg().map((n) => n.toFixed(1)).join(" ");
   const { loadConfig } = await import("../src/config.js");
-  const root = await fsp.mkdtemp(path.join(os.tmpdir(), "versions-bench-"));
-  tempDirs.push(root);
+  const root = makeTempDir("versions-bench-");
   // The configuration the services run with (the same environment), for the bare sides' settings.
   const config = loadConfig(versionsServiceEnv(path.join(root, "unused")));
   const concurrency = config.jobs.imageConcurrency;

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { REPO_ROOT, sleep } from "./settings.js";
 
 /** Child processes of a benchmark: started, read line by line, stopped, and never left behind. */
@@ -26,7 +28,14 @@ const KEPT_LINES = 60;
 
 const liveChildren = new Set<ChildProcess>();
 /** Directories removed by cleanupSync. */
-export const tempDirs: string[] = [];
+const tempDirs: string[] = [];
+
+/** A new directory under the system's temporary directory, removed on every exit path. */
+export function makeTempDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
 
 /** Runs Node with `args` in `cwd` (the repository by default), keeping its last lines and counting its GCs. */
 export function startChild(name: string, args: string[], env: NodeJS.ProcessEnv, cwd = REPO_ROOT): Child {

@@ -9,17 +9,15 @@ export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const POSTGRES_ADMIN_URL =
   process.env.BENCH_POSTGRES_URL ?? process.env.TEST_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 
-export function positiveInt(raw: string | undefined, fallback: number): number {
+/** A number from the environment: `fallback` when unset or empty, else it must pass `valid`. */
+function numberSetting(raw: string | undefined, fallback: number, valid: (n: number) => boolean, what: string): number {
   const n = raw === undefined || raw === "" ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`Expected a positive integer, got ${JSON.stringify(raw)}`);
+  if (!valid(n) || n <= 0) throw new Error(`Expected a positive ${what}, got ${JSON.stringify(raw)}`);
   return n;
 }
 
-export function positiveNumber(raw: string | undefined, fallback: number): number {
-  const n = raw === undefined || raw === "" ? fallback : Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`Expected a positive number, got ${JSON.stringify(raw)}`);
-  return n;
-}
+export const positiveInt = (raw: string | undefined, fallback: number) => numberSetting(raw, fallback, Number.isInteger, "integer");
+export const positiveNumber = (raw: string | undefined, fallback: number) => numberSetting(raw, fallback, Number.isFinite, "number");
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -8,6 +8,7 @@ import { pipeline } from "node:stream/promises";
 import type { Storage } from "../../src/storage/contract.js";
 import { FileSystemStorage } from "../../src/storage/filesystem.js";
 import { S3Storage } from "../../src/storage/s3.js";
+import { fsyncFile } from "../harness/files.js";
 import { MiB } from "../harness/settings.js";
 import { consume, expectedHash, source } from "./data.js";
 
@@ -45,12 +46,7 @@ export function rawFsTarget(dir: string): Target {
       const file = path.join(dir, key);
       await pipeline(source(size), fs.createWriteStream(file, { flags: "wx" }));
       // FileSystemStorage fsyncs what it writes; so does the baseline.
-      const handle = await fsp.open(file, "r+");
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      await fsyncFile(file);
     },
     read: async (key) => fs.createReadStream(path.join(dir, key)),
     remove: (key) => fsp.rm(path.join(dir, key), { force: true }),

@@ -4,11 +4,11 @@
  * answers {"bytes": N}. Prints BASELINE_PORT=<port> when it listens.
  */
 import fs from "node:fs";
-import fsp from "node:fs/promises";
 import http from "node:http";
 import type net from "node:net";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
+import { fsyncFile } from "../harness/files.js";
 
 const dir = process.env.BENCH_DIR;
 if (!dir) throw new Error("BENCH_DIR is not set");
@@ -18,12 +18,7 @@ const server = http.createServer((req, res) => {
   const sink = fs.createWriteStream(file, { flags: "wx" });
   pipeline(req, sink)
     .then(async () => {
-      const handle = await fsp.open(file, "r+");
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      await fsyncFile(file);
       const body = JSON.stringify({ bytes: sink.bytesWritten });
       res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) }).end(body);
     })
