@@ -8,7 +8,7 @@ import { DeletionQueue } from "../media/deletions.js";
 import { collectGarbage } from "../media/gc.js";
 import { openStorages } from "../storage/registry.js";
 import { readCheckpoint, regenerate, writeCheckpoint } from "../media/regenerate.js";
-import { buildEngine } from "../services.js";
+import { buildEngine } from "../engine.js";
 
 const USAGE = `usage: npm run media -- <command> [options]
 
