@@ -9,8 +9,9 @@ import { fileTypeFromBuffer } from "file-type";
 import type { MediaKind } from "../db/generated/enums.js";
 import type { Storage } from "../storage/contract.js";
 import type { StorageRegistry } from "../storage/registry.js";
-import { AnalysisError, analyzeAudioVideo, analyzeImage, type MediaInfo } from "../transcode/analyze.js";
-import { MediaError } from "./errors.js";
+import { analyzeAudioVideo, analyzeImage, type MediaInfo } from "../transcode/analyze.js";
+import { AnalysisError } from "../transcode/errors.js";
+import { MediaError } from "../errors.js";
 import { KIND_FORMATS, type KindRegistry, type KindSpec, type MediaFormat } from "./kinds.js";
 
 /** Enough of the head of a file for every format the kinds accept to be recognised. */
