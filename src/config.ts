@@ -20,10 +20,12 @@ const optionalString = z
   .transform((v) => (v === undefined || v.trim() === "" ? undefined : v));
 
 const byteSize = (fallback: number) => z.coerce.number().int().positive().default(fallback);
-/** An on/off switch as the storage settings read it (1, true, yes, on; anything else is off). */
-const switchSetting = optionalString.transform((v) => (v === undefined ? undefined : /^(1|true|yes|on)$/i.test(v)));
+/** For the S3_* variables, as they have always been read: an empty value is no value. */
+const s3String = z.string().optional().transform((v) => v || undefined);
+/** An on/off switch (1, true, yes, on; anything else is off). */
+const s3Switch = s3String.transform((v) => (v === undefined ? undefined : /^(1|true|yes|on)$/i.test(v)));
 /** A number checked later, by the storage settings' schema, so its message names the option. */
-const laterCheckedNumber = optionalString.transform((v) => (v === undefined ? undefined : Number(v)));
+const s3Number = s3String.transform((v) => (v === undefined ? undefined : Number(v)));
 
 const EnvSchema = z.object({
   NODE_ENV: z.preprocess((v) => (v === "" ? undefined : v), z.enum(["development", "production", "test"]).default("development")),
@@ -59,19 +61,19 @@ const EnvSchema = z.object({
   /** One backend from the environment when STORAGE_CONFIG is not set: filesystem, memory, database or s3. */
   STORAGE: z.string().default("filesystem"),
   S3_BUCKET: z.string().optional(),
-  S3_LOCATION: optionalString,
-  S3_REGION: optionalString,
-  S3_ENDPOINT: optionalString,
-  S3_FORCE_PATH_STYLE: switchSetting,
-  S3_ACCESS_KEY_ID: optionalString,
-  S3_SECRET_ACCESS_KEY: optionalString,
-  S3_SESSION_TOKEN: optionalString,
-  S3_QUERYSTRING_AUTH: switchSetting,
-  S3_QUERYSTRING_EXPIRE: laterCheckedNumber,
-  S3_CUSTOM_DOMAIN: optionalString,
-  S3_FILE_OVERWRITE: switchSetting,
-  S3_SERVE: optionalString,
-  S3_OBJECT_PARAMETERS: optionalString,
+  S3_LOCATION: s3String,
+  S3_REGION: s3String,
+  S3_ENDPOINT: s3String,
+  S3_FORCE_PATH_STYLE: s3Switch,
+  S3_ACCESS_KEY_ID: s3String,
+  S3_SECRET_ACCESS_KEY: s3String,
+  S3_SESSION_TOKEN: s3String,
+  S3_QUERYSTRING_AUTH: s3Switch,
+  S3_QUERYSTRING_EXPIRE: s3Number,
+  S3_CUSTOM_DOMAIN: s3String,
+  S3_FILE_OVERWRITE: s3Switch,
+  S3_SERVE: s3String,
+  S3_OBJECT_PARAMETERS: s3String,
   RELATION_MODELS: optionalString,
   MEDIA_KIND_RULES: optionalString,
   GRAPHQL_INTROSPECTION: z.enum(["true", "false", ""]).optional(),

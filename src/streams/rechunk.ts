@@ -11,7 +11,7 @@ export function rechunk(size: number): ChunkTransform {
       while (length + data.length >= size) {
         const take = size - length;
         pending.push(data.subarray(0, take));
-        yield pending.length === 1 ? pending[0]! : Buffer.concat(pending);
+        yield Buffer.concat(pending);
         pending = [];
         length = 0;
         data = data.subarray(take);
