@@ -9,7 +9,7 @@ import { openDatabase, type Database } from "./db/client.js";
 import { applyPendingMigrations } from "./db/migrate.js";
 import { resolvers } from "./graphql/resolvers/index.js";
 import { createHttpApp } from "./http/server.js";
-import { buildEngine } from "./services.js";
+import { buildEngine } from "./engine.js";
 import type { Services } from "./media/services.js";
 
 const SCHEMA_FILE = fileURLToPath(new URL("../schema.graphql", import.meta.url));

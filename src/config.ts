@@ -1,11 +1,14 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { storageSettingsFromEnv, StorageSettingsSchema, type StorageSettings } from "./storage/settings.js";
+import { checkSetting, commaList, ConfigError, formatIssues, parseJsonSetting } from "./config-parsing.js";
+import { StorageSettingsSchema, type StorageSettings } from "./storage/settings.js";
 import { validateUploadRoute } from "./storage/routes.js";
-import type { KindSettings } from "./media/kinds.js";
+import { KindSettingsByKindSchema } from "./media/kinds.js";
 import type { AuthOptions } from "./auth/viewer.js";
 import { PresetOverridesSchema, resolvePresets, type PresetCatalog } from "./transcode/presets.js";
+
+export { ConfigError };
 
 /** Environment variables → one validated, typed configuration. Every variable is listed in the README. */
 
@@ -17,6 +20,12 @@ const optionalString = z
   .transform((v) => (v === undefined || v.trim() === "" ? undefined : v));
 
 const byteSize = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+/** For the S3_* variables, as they have always been read: an empty value is no value. */
+const s3String = z.string().optional().transform((v) => v || undefined);
+/** An on/off switch (1, true, yes, on; anything else is off). */
+const s3Switch = s3String.transform((v) => (v === undefined ? undefined : /^(1|true|yes|on)$/i.test(v)));
+/** A number checked later, by the storage settings' schema, so its message names the option. */
+const s3Number = s3String.transform((v) => (v === undefined ? undefined : Number(v)));
 
 const EnvSchema = z.object({
   NODE_ENV: z.preprocess((v) => (v === "" ? undefined : v), z.enum(["development", "production", "test"]).default("development")),
@@ -49,6 +58,22 @@ const EnvSchema = z.object({
   FFPROBE_PATH: z.string().default("ffprobe"),
   PROBE_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   STORAGE_CONFIG: optionalString,
+  /** One backend from the environment when STORAGE_CONFIG is not set: filesystem, memory, database or s3. */
+  STORAGE: z.string().default("filesystem"),
+  S3_BUCKET: z.string().optional(),
+  S3_LOCATION: s3String,
+  S3_REGION: s3String,
+  S3_ENDPOINT: s3String,
+  S3_FORCE_PATH_STYLE: s3Switch,
+  S3_ACCESS_KEY_ID: s3String,
+  S3_SECRET_ACCESS_KEY: s3String,
+  S3_SESSION_TOKEN: s3String,
+  S3_QUERYSTRING_AUTH: s3Switch,
+  S3_QUERYSTRING_EXPIRE: s3Number,
+  S3_CUSTOM_DOMAIN: s3String,
+  S3_FILE_OVERWRITE: s3Switch,
+  S3_SERVE: s3String,
+  S3_OBJECT_PARAMETERS: s3String,
   RELATION_MODELS: optionalString,
   MEDIA_KIND_RULES: optionalString,
   GRAPHQL_INTROSPECTION: z.enum(["true", "false", ""]).optional(),
@@ -78,65 +103,10 @@ const EnvSchema = z.object({
   PERSISTED_OPERATIONS_ONLY: z.enum(["true", "false", ""]).optional(),
 });
 
-export type Config = {
-  env: "development" | "production" | "test";
-  production: boolean;
-  host: string;
-  port: number;
-  dataDir: string;
-  /** Directory of the embedded database; unused when `databaseUrl` is set. */
-  embeddedDbDir: string;
-  databaseUrl?: string;
-  mediaRoot: string;
-  mediaUrl: string;
-  auth: AuthOptions;
-  uploads: { maxFiles: number };
-  kindLimits: { IMAGE: number; AUDIO: number; VIDEO: number; DOCUMENT: number };
-  /** Per-kind formats and limits beyond size (MEDIA_KIND_RULES). */
-  kindRules: Partial<Record<"IMAGE" | "AUDIO" | "VIDEO" | "DOCUMENT", KindSettings>>;
-  image: { maxPixels: number };
-  ffmpeg: { ffmpegPath: string; ffprobePath: string; probeTimeoutMs: number };
-  versions: {
-    presets: PresetCatalog;
-    transforms: "any" | "presets-only";
-    maxTransformSize: number;
-    /** Fractions of a video's duration where poster frames are taken; empty for none. */
-    posterPositions: number[];
-    transcodeTimeoutMs: number;
-    imageTimeoutSeconds: number;
-    /** How long the media route waits for an image version before answering 202. */
-    waitMs: number;
-  };
-  jobs: { imageConcurrency: number; avConcurrency: number; pollMs: number; leaseMs: number };
-  storage: StorageSettings;
-  /** Models shelves may be attached to ("app_label.model_name" or "app_label.*"); empty for any. */
-  relationModels: string[];
-  /** Validation limits every operation must keep within. */
-  graphqlLimits: { maxDepth: number; maxAliases: number; maxCost: number };
-  /** Schema introspection: on in development, off in production unless asked for. */
-  introspection: boolean;
-  /** Key for signed media links; without one a key is generated once and kept in DATA_DIR. */
-  signingKey?: string;
-  /** Origin the service is reached at (e.g. https://api.example.com), for absolute media URLs. */
-  publicUrl?: string;
-  /** Browser origins allowed to call the service (exact, `https://*.example.com`, or `*`). */
-  cors: { origins: string[]; credentials: boolean };
-  /** The in-browser IDE at /graphiql (and GET /graphql for browsers). */
-  graphiql: boolean;
-  subscriptions: { perConnection: number; connectionsPerMinute: number; keepAliveMs: number };
-  /** A manifest of persisted operations (hash → document); with `only`, nothing else runs. */
-  persistedOperations: { manifest?: string; only: boolean };
-};
+type Env = z.output<typeof EnvSchema>;
 
-export class ConfigError extends Error {}
-
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = EnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
-    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
-  }
-  const e = parsed.data;
+/** The checked variables in the shape the service uses; sub-settings that fail throw a ConfigError. */
+const ConfigSchema = EnvSchema.transform((e: Env) => {
   const dataDir = path.resolve(e.DATA_DIR);
   return {
     env: e.NODE_ENV,
@@ -144,6 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     port: e.PORT,
     dataDir,
+    /** Directory of the embedded database; unused when `databaseUrl` is set. */
     embeddedDbDir: path.join(dataDir, "db"),
     databaseUrl: e.DATABASE_URL,
     mediaRoot: path.resolve(e.MEDIA_ROOT ?? path.join(dataDir, "media")),
@@ -156,7 +127,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       rolesClaim: e.AUTH_ROLES_CLAIM,
       adminRole: e.AUTH_ADMIN_ROLE,
       localOwnerId: e.LOCAL_OWNER_ID,
-    },
+    } satisfies AuthOptions,
     uploads: { maxFiles: e.MAX_UPLOAD_FILES },
     kindLimits: {
       IMAGE: e.MAX_SIZE_IMAGE,
@@ -165,36 +136,55 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       DOCUMENT: e.MAX_SIZE_DOCUMENT,
     },
     image: { maxPixels: e.IMAGE_MAX_PIXELS },
-    kindRules: parseKindRules(e.MEDIA_KIND_RULES),
+    /** Per-kind formats and limits beyond size (MEDIA_KIND_RULES). */
+    kindRules: e.MEDIA_KIND_RULES ? parseJsonSetting("MEDIA_KIND_RULES", e.MEDIA_KIND_RULES, KindSettingsByKindSchema) : {},
     ffmpeg: { ffmpegPath: e.FFMPEG_PATH, ffprobePath: e.FFPROBE_PATH, probeTimeoutMs: e.PROBE_TIMEOUT_MS },
-    storage: loadStorageSettings(env, e.STORAGE_CONFIG),
+    storage: loadStorageSettings(e),
     versions: {
       presets: parsePresets(e.MEDIA_PRESETS),
       transforms: e.MEDIA_TRANSFORMS,
       maxTransformSize: e.TRANSFORM_MAX_SIZE,
+      /** Fractions of a video's duration where poster frames are taken; empty for none. */
       posterPositions: parsePositions(e.VIDEO_POSTER_POSITIONS),
       transcodeTimeoutMs: e.TRANSCODE_TIMEOUT_MS,
       imageTimeoutSeconds: e.IMAGE_TIMEOUT_S,
+      /** How long the media route waits for an image version before answering 202. */
       waitMs: e.VERSION_WAIT_MS,
     },
     jobs: { imageConcurrency: e.JOBS_IMAGE_CONCURRENCY, avConcurrency: e.JOBS_AV_CONCURRENCY, pollMs: e.JOBS_POLL_MS, leaseMs: e.JOBS_LEASE_MS },
+    /** Schema introspection: on in development, off in production unless asked for. */
     introspection: e.GRAPHQL_INTROSPECTION ? e.GRAPHQL_INTROSPECTION === "true" : e.NODE_ENV !== "production",
+    /** Validation limits every operation must keep within. */
     graphqlLimits: { maxDepth: e.GRAPHQL_MAX_DEPTH, maxAliases: e.GRAPHQL_MAX_ALIASES, maxCost: e.GRAPHQL_MAX_COST },
-    relationModels: (e.RELATION_MODELS ?? "").split(",").map((m) => m.trim()).filter(Boolean),
+    /** Models shelves may be attached to ("app_label.model_name" or "app_label.*"); empty for any. */
+    relationModels: commaList(e.RELATION_MODELS),
+    /** Key for signed media links; without one a key is generated once and kept in DATA_DIR. */
     signingKey: e.MEDIA_SIGNING_KEY,
+    /** Origin the service is reached at (e.g. https://api.example.com), for absolute media URLs. */
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ""),
+    /** Browser origins allowed to call the service (exact, `https://*.example.com`, or `*`). */
     cors: parseCors(e.CORS_ORIGINS, e.CORS_CREDENTIALS),
+    /** The in-browser IDE at /graphiql (and GET /graphql for browsers). */
     graphiql: e.GRAPHIQL ? e.GRAPHIQL === "true" : e.NODE_ENV !== "production",
     subscriptions: {
       perConnection: e.SUBSCRIPTIONS_PER_CONNECTION,
       connectionsPerMinute: e.WS_CONNECTIONS_PER_MINUTE,
       keepAliveMs: e.WS_KEEPALIVE_MS,
     },
+    /** A manifest of persisted operations (hash → document); with `only`, nothing else runs. */
     persistedOperations: {
       manifest: e.PERSISTED_OPERATIONS ? path.resolve(e.PERSISTED_OPERATIONS) : undefined,
       only: e.PERSISTED_OPERATIONS_ONLY === "true",
     },
   };
+});
+
+export type Config = z.output<typeof ConfigSchema>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) throw new ConfigError(`Invalid configuration:\n${formatIssues(parsed.error.issues)}`);
+  return parsed.data;
 }
 
 /**
@@ -202,8 +192,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
  * (https://*.example.com) or `*`. Credentials (cookies, Authorization from a credentialed fetch)
  * are allowed unless CORS_CREDENTIALS=false; `*` cannot be combined with them.
  */
-function parseCors(list: string, credentials: string | undefined): Config["cors"] {
-  const origins = list.split(",").map((o) => o.trim()).filter(Boolean);
+function parseCors(list: string, credentials: string | undefined): { origins: string[]; credentials: boolean } {
+  const origins = commaList(list);
   for (const origin of origins) {
     if (origin === "*") continue;
     if (!/^https?:\/\/(\*\.)?[a-z0-9.-]+(:\d+)?$/i.test(origin)) {
@@ -215,53 +205,11 @@ function parseCors(list: string, credentials: string | undefined): Config["cors"
   return { origins, credentials: allowCredentials };
 }
 
-const positive = z.number().int().positive().optional();
-const KindRulesSchema = z.partialRecord(
-  z.enum(["IMAGE", "AUDIO", "VIDEO", "DOCUMENT"]),
-  z
-    .object({
-      formats: z.array(z.string()).optional(),
-      minWidth: positive,
-      minHeight: positive,
-      maxWidth: positive,
-      maxHeight: positive,
-      maxPixels: positive,
-      maxDurationMs: positive,
-      maxFilesPerUpload: positive,
-    })
-    .strict(),
-);
-
-/** MEDIA_KIND_RULES: JSON such as {"IMAGE": {"maxWidth": 8000, "formats": ["jpg", "png"]}}. */
-function parseKindRules(json: string | undefined): Config["kindRules"] {
-  if (!json) return {};
-  let raw: unknown;
-  try {
-    raw = JSON.parse(json);
-  } catch (err) {
-    throw new ConfigError(`MEDIA_KIND_RULES is not valid JSON: ${(err as Error).message}`);
-  }
-  const parsed = KindRulesSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new ConfigError(`Invalid MEDIA_KIND_RULES:\n${parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`).join("\n")}`);
-  }
-  return parsed.data;
-}
-
 /** MEDIA_PRESETS: JSON such as {"IMAGE": {"thumb": {"recipe": {"width": 150}}, "square": {...}}, "AUDIO": {"opus-96k": null}}. */
 function parsePresets(json: string | undefined): PresetCatalog {
-  let raw: unknown = {};
+  const overrides = json ? parseJsonSetting("MEDIA_PRESETS", json, PresetOverridesSchema) : {};
   try {
-    if (json) raw = JSON.parse(json);
-  } catch (err) {
-    throw new ConfigError(`MEDIA_PRESETS is not valid JSON: ${(err as Error).message}`);
-  }
-  const parsed = PresetOverridesSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new ConfigError(`Invalid MEDIA_PRESETS:\n${parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`).join("\n")}`);
-  }
-  try {
-    return resolvePresets(parsed.data);
+    return resolvePresets(overrides);
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
@@ -269,7 +217,7 @@ function parsePresets(json: string | undefined): PresetCatalog {
 
 /** VIDEO_POSTER_POSITIONS: fractions of the duration, "0.1,0.5,0.9"; empty for no poster frames. */
 function parsePositions(list: string): number[] {
-  const positions = list.split(",").map((p) => p.trim()).filter(Boolean).map(Number);
+  const positions = commaList(list).map(Number);
   if (positions.some((p) => !(p >= 0 && p < 1)) || positions.length > 10) {
     throw new ConfigError("VIDEO_POSTER_POSITIONS must be at most 10 fractions from 0 to below 1, such as 0.1,0.5,0.9");
   }
@@ -277,22 +225,51 @@ function parsePositions(list: string): number[] {
 }
 
 /** Storage from a JSON file (several aliases, routing, upload routes) or, for one backend, from the environment. */
-function loadStorageSettings(env: NodeJS.ProcessEnv, file: string | undefined): StorageSettings {
-  let raw: unknown;
-  try {
-    raw = file ? JSON.parse(readFileSync(path.resolve(file), "utf8")) : storageSettingsFromEnv(env);
-  } catch (err) {
-    throw new ConfigError(`Invalid storage configuration${file ? ` in ${file}` : ""}: ${(err as Error).message}`);
+function loadStorageSettings(e: Env): StorageSettings {
+  const file = e.STORAGE_CONFIG;
+  const name = `storage configuration${file ? ` in ${file}` : ""}`;
+  let settings: StorageSettings;
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(path.resolve(file), "utf8");
+    } catch (err) {
+      throw new ConfigError(`Invalid ${name}: ${(err as Error).message}`);
+    }
+    settings = parseJsonSetting(name, text, StorageSettingsSchema);
+  } else {
+    settings = checkSetting(name, singleBackendFromEnv(e), StorageSettingsSchema);
   }
-  const parsed = StorageSettingsSchema.safeParse(raw);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(storage)"}: ${i.message}`);
-    throw new ConfigError(`Invalid storage configuration${file ? ` in ${file}` : ""}:\n${lines.join("\n")}`);
-  }
   try {
-    Object.values(parsed.data.uploadRoutes).forEach(validateUploadRoute);
+    Object.values(settings.uploadRoutes).forEach(validateUploadRoute);
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
-  return parsed.data;
+  return settings;
+}
+
+/** STORAGE and the S3_* variables: the common case of one backend under the alias "default". */
+function singleBackendFromEnv(e: Env): unknown {
+  if (e.STORAGE !== "s3") return { storages: { default: { backend: e.STORAGE, options: {} } } };
+  const credentials =
+    e.S3_ACCESS_KEY_ID && e.S3_SECRET_ACCESS_KEY
+      ? { accessKeyId: e.S3_ACCESS_KEY_ID, secretAccessKey: e.S3_SECRET_ACCESS_KEY, sessionToken: e.S3_SESSION_TOKEN }
+      : undefined;
+  const options = Object.fromEntries(
+    Object.entries({
+      bucket: e.S3_BUCKET,
+      location: e.S3_LOCATION,
+      region: e.S3_REGION,
+      endpoint: e.S3_ENDPOINT,
+      forcePathStyle: e.S3_FORCE_PATH_STYLE,
+      credentials,
+      querystringAuth: e.S3_QUERYSTRING_AUTH,
+      querystringExpire: e.S3_QUERYSTRING_EXPIRE,
+      customDomain: e.S3_CUSTOM_DOMAIN,
+      fileOverwrite: e.S3_FILE_OVERWRITE,
+      serve: e.S3_SERVE,
+      objectParameters: e.S3_OBJECT_PARAMETERS ? parseJsonSetting("S3_OBJECT_PARAMETERS", e.S3_OBJECT_PARAMETERS, z.unknown()) : undefined,
+    }).filter(([, v]) => v !== undefined),
+  );
+  return { storages: { default: { backend: "s3", options } } };
 }

@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig } from "./config.js";
 import { openDatabase } from "./db/client.js";
 import { applyPendingMigrations } from "./db/migrate.js";
-import { buildEngine } from "./services.js";
+import { buildEngine } from "./engine.js";
 import { closeOnSignal } from "./shutdown.js";
 
 /**

@@ -54,6 +54,32 @@ describe("configuration", () => {
     await withConfigFile("{ not json", (file) => assert.throws(() => loadConfig({ STORAGE_CONFIG: file }), refused(/Invalid storage configuration/)));
   });
 
+  it("names the JSON setting that does not parse, and the field that is wrong", async () => {
+    const s3 = { STORAGE: "s3", S3_BUCKET: "b" };
+    assert.throws(() => loadConfig({ MEDIA_KIND_RULES: "[" }), refused(/^Invalid MEDIA_KIND_RULES: it is not valid JSON/));
+    assert.throws(() => loadConfig({ MEDIA_PRESETS: "{" }), refused(/^Invalid MEDIA_PRESETS: it is not valid JSON/));
+    assert.throws(() => loadConfig({ ...s3, S3_OBJECT_PARAMETERS: "{x" }), refused(/^Invalid S3_OBJECT_PARAMETERS: it is not valid JSON/));
+    assert.throws(() => loadConfig({ ...s3, S3_OBJECT_PARAMETERS: '{"Colour":"red"}' }), refused(/storages\.default\.options\.objectParameters: .*Colour/));
+    assert.throws(() => loadConfig({ MEDIA_KIND_RULES: '{"PHOTO": {}}' }), refused(/^Invalid MEDIA_KIND_RULES:\n {2}\(top level\): .*PHOTO/));
+    await withConfigFile("[1,", (file) => assert.throws(() => loadConfig({ STORAGE_CONFIG: file }), refused(/^Invalid storage configuration in .*: it is not valid JSON/)));
+  });
+
+  it("reads the S3 switches and numbers as it always has", () => {
+    const options = (env: Record<string, string>) => loadConfig({ STORAGE: "s3", S3_BUCKET: "b", ...env }).storage.storages.default!.options;
+    assert.deepEqual(options({ S3_FORCE_PATH_STYLE: "YES", S3_QUERYSTRING_AUTH: "off", S3_FILE_OVERWRITE: "1", S3_QUERYSTRING_EXPIRE: "600" }), {
+      bucket: "b",
+      forcePathStyle: true,
+      querystringAuth: false,
+      fileOverwrite: true,
+      querystringExpire: 600,
+    });
+    assert.deepEqual(options({ S3_ACCESS_KEY_ID: "id", S3_SECRET_ACCESS_KEY: "secret", S3_REGION: "" }), {
+      bucket: "b",
+      credentials: { accessKeyId: "id", secretAccessKey: "secret", sessionToken: undefined },
+    });
+    assert.throws(() => loadConfig({ STORAGE: "s3", S3_BUCKET: "b", S3_QUERYSTRING_EXPIRE: "soon" }), refused(/querystringExpire/));
+  });
+
   it("fills upload routes with values that can never add directories", () => {
     const now = new Date(Date.UTC(2026, 0, 5));
     assert.equal(

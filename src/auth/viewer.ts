@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
-import { MediaError } from "../media/errors.js";
+import { MediaError } from "../errors.js";
 
 export interface Viewer {
   /** The owner whose library the request works on. */

@@ -3,12 +3,13 @@ import { parseArgs } from "node:util";
 import { ApiKeyService } from "../auth/apikeys.js";
 import { ConfigError, loadConfig } from "../config.js";
 import { openDatabase } from "../db/client.js";
+import { MEDIA_KINDS } from "../db/media-kinds.js";
 import { applyPendingMigrations } from "../db/migrate.js";
 import { DeletionQueue } from "../media/deletions.js";
 import { collectGarbage } from "../media/gc.js";
 import { openStorages } from "../storage/registry.js";
 import { readCheckpoint, regenerate, writeCheckpoint } from "../media/regenerate.js";
-import { buildEngine } from "../services.js";
+import { buildEngine } from "../engine.js";
 
 const USAGE = `usage: npm run media -- <command> [options]
 
@@ -72,7 +73,7 @@ async function main(argv: string[]): Promise<number> {
           },
         });
         const kind = values.kind?.toUpperCase();
-        if (kind && !["IMAGE", "AUDIO", "VIDEO", "DOCUMENT"].includes(kind)) throw new ConfigError(`--kind must be IMAGE, AUDIO, VIDEO or DOCUMENT`);
+        if (kind && !(MEDIA_KINDS as string[]).includes(kind)) throw new ConfigError(`--kind must be ${MEDIA_KINDS.slice(0, -1).join(", ")} or ${MEDIA_KINDS.at(-1)}`);
         if (values.preset && !config.versions.presets.all().some((p) => p.name === values.preset && (!kind || p.kind === kind))) {
           throw new ConfigError(`no preset ${JSON.stringify(values.preset)}${kind ? ` for ${kind}` : ""}`);
         }

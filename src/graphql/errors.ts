@@ -1,6 +1,6 @@
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
 import { unwrapResolverError } from "@apollo/server/errors";
-import { MediaError } from "../media/errors.js";
+import { MediaError } from "../errors.js";
 import { StorageError } from "../storage/contract.js";
 
 /**

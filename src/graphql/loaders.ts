@@ -46,6 +46,6 @@ function orListed<T>(
 }
 
 /** `value`, or what it resolves to, passed to `f`: without a wait when the value is at hand. */
-export function then<T, R>(value: T | Promise<T>, f: (value: T) => R | Promise<R>): R | Promise<R> {
+export function mapMaybePromise<T, R>(value: T | Promise<T>, f: (value: T) => R | Promise<R>): R | Promise<R> {
   return value instanceof Promise ? value.then(f) : f(value);
 }

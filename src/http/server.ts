@@ -13,7 +13,7 @@ import { createErrorFormatter } from "../graphql/errors.js";
 import { compiledExecution } from "../graphql/executor.js";
 import { createLoaders } from "../graphql/loaders.js";
 import { uploadRequestRules } from "../graphql/uploads.js";
-import { MediaError } from "../media/errors.js";
+import { MediaError } from "../errors.js";
 import type { Services } from "../media/services.js";
 import { corsMiddleware, type CorsSettings } from "./cors.js";
 import { mediaRoutes } from "./media.js";

@@ -1,4 +1,6 @@
+import { z } from "zod";
 import type { MediaKind } from "../db/generated/enums.js";
+import { MEDIA_KINDS } from "../db/media-kinds.js";
 
 /** A format a kind accepts, as file-type detects it from the bytes. */
 export interface MediaFormat {
@@ -10,21 +12,30 @@ export interface MediaFormat {
 
 export type Analyzer = "image" | "av" | "none";
 
-/** Limits an upload of a kind must keep within, beyond its formats and size (all optional). */
-export interface KindRules {
-  minWidth?: number;
-  minHeight?: number;
-  maxWidth?: number;
-  maxHeight?: number;
-  /** Most pixels of an image, checked from its header before anything is decoded. */
-  maxPixels?: number;
-  maxDurationMs?: number;
-  /** Most files of this kind in one upload request. */
-  maxFilesPerUpload?: number;
-}
+const positive = z.number().int().positive().optional();
 
-/** Per-kind settings: the accepted formats (by extension, a subset of the kind's) and the rules. */
-export type KindSettings = KindRules & { formats?: string[] };
+/** Per-kind settings: the accepted formats (by extension, a subset of the kind's) and limits beyond size. */
+export const KindSettingsSchema = z
+  .object({
+    formats: z.array(z.string()).optional(),
+    minWidth: positive,
+    minHeight: positive,
+    maxWidth: positive,
+    maxHeight: positive,
+    /** Most pixels of an image, checked from its header before anything is decoded. */
+    maxPixels: positive,
+    maxDurationMs: positive,
+    /** Most files of this kind in one upload request. */
+    maxFilesPerUpload: positive,
+  })
+  .strict();
+
+/** MEDIA_KIND_RULES: settings per kind, such as {"IMAGE": {"maxWidth": 8000, "formats": ["jpg", "png"]}}. */
+export const KindSettingsByKindSchema = z.partialRecord(z.enum(MEDIA_KINDS), KindSettingsSchema);
+
+export type KindSettings = z.infer<typeof KindSettingsSchema>;
+/** Limits an upload of a kind must keep within, beyond its formats and size (all optional). */
+export type KindRules = Omit<KindSettings, "formats">;
 
 export interface KindSpec extends KindRules {
   kind: MediaKind;
@@ -105,7 +116,7 @@ export class KindRegistry {
   private readonly specs: KindSpec[];
 
   constructor(limits: Record<MediaKind, number>, settings: Partial<Record<MediaKind, KindSettings>> = {}) {
-    this.specs = (Object.keys(KIND_FORMATS) as MediaKind[]).map((kind) => {
+    this.specs = MEDIA_KINDS.map((kind) => {
       const { formats: allowed, ...rules } = settings[kind] ?? {};
       const base = KIND_FORMATS[kind];
       const unknown = allowed?.filter((ext) => !base.formats.some((f) => f.extension === ext)) ?? [];

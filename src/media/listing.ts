@@ -1,7 +1,7 @@
 import type { Database } from "../db/client.js";
 import type { MediaKind, Visibility } from "../db/generated/enums.js";
 import { Prisma } from "../db/generated/client.js";
-import { MediaError } from "./errors.js";
+import { MediaError } from "../errors.js";
 import type { RelationService, RelationTarget, ShelfRelation } from "./relations.js";
 import type { MediaFile, Shelf } from "./shelves.js";
 

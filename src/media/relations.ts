@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { PrismaClient } from "../db/client.js";
 import type { ShelfRelation } from "../db/generated/client.js";
-import { MediaError } from "./errors.js";
+import { MediaError } from "../errors.js";
 
 export type { ShelfRelation };
 /** The name the GraphQL resolver types map ShelfRelation to. */

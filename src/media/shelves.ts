@@ -4,7 +4,7 @@ import type { DirectQuery, PrismaClient, Transaction } from "../db/client.js";
 import type { StorageRegistry } from "../storage/registry.js";
 import type { DeletionQueue } from "./deletions.js";
 import { StorageError } from "../storage/contract.js";
-import { MediaError } from "./errors.js";
+import { MediaError } from "../errors.js";
 import { mediaFileColumns, mediaFileRow } from "./file-rows.js";
 import { cleanTitle, infoColumns, stageUpload, uploadReadError, type IncomingFile, type StagedFile, type StagingOptions } from "./staging.js";
 import type { KindRegistry } from "./kinds.js";

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
@@ -9,8 +9,12 @@ import { fileTypeFromBuffer } from "file-type";
 import type { MediaKind } from "../db/generated/enums.js";
 import type { Storage } from "../storage/contract.js";
 import type { StorageRegistry } from "../storage/registry.js";
-import { AnalysisError, analyzeAudioVideo, analyzeImage, type MediaInfo } from "../transcode/analyze.js";
-import { MediaError } from "./errors.js";
+import { analyzeAudioVideo, analyzeImage, type MediaInfo } from "../transcode/analyze.js";
+import { AnalysisError } from "../transcode/errors.js";
+import { StreamChecksum } from "../streams/checksum.js";
+import { limitSize } from "../streams/limit.js";
+import { peek } from "../streams/peek.js";
+import { MediaError } from "../errors.js";
 import { KIND_FORMATS, type KindRegistry, type KindSpec, type MediaFormat } from "./kinds.js";
 
 /** Enough of the head of a file for every format the kinds accept to be recognised. */
@@ -63,39 +67,32 @@ export async function stageUpload(
     throw uploadReadError(err);
   }
   const iterator = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  const chunks = { next: () => iterator.next().catch((err: unknown) => Promise.reject(uploadReadError(err))) };
+  // No `return`: a refused file is drained below (discardRest), never destroyed.
+  const chunks: AsyncIterable<Buffer> = {
+    [Symbol.asyncIterator]: () => ({ next: () => iterator.next().catch((err: unknown) => Promise.reject(uploadReadError(err))) }),
+  };
   let stagedName: string | undefined;
   let storage: Storage | undefined;
   try {
-    const { head, ended } = await readHead(chunks, SNIFF_BYTES);
+    const { head, all } = await peek(chunks, SNIFF_BYTES);
     if (head.length === 0) throw new MediaError("BAD_USER_INPUT", "The file is empty");
     const { spec, format } = await detectKind(head, request.kind, options.kinds);
 
     const shelfId = randomUUID();
     const fileId = randomUUID();
-    const hash = createHash("sha256");
-    let size = 0;
     const limit = spec.maxFileSize;
-    async function* metered(): AsyncGenerator<Buffer> {
-      for (let chunk: Buffer | undefined = head; chunk; ) {
-        size += chunk.length;
-        if (size > limit) {
-          throw new MediaError("PAYLOAD_TOO_LARGE", `The file is larger than the ${limit} bytes allowed for ${spec.kind}`);
-        }
-        hash.update(chunk);
-        yield chunk;
-        if (ended) break;
-        const next = await chunks.next();
-        chunk = next.done ? undefined : next.value;
-      }
-      if ((source as Readable & { truncated?: boolean }).truncated) {
-        throw new MediaError("PAYLOAD_TOO_LARGE", `The file is larger than the ${limit} bytes allowed for ${spec.kind}`);
-      }
+    const tooLarge = () => new MediaError("PAYLOAD_TOO_LARGE", `The file is larger than the ${limit} bytes allowed for ${spec.kind}`);
+    // The parser cuts a file at its own limit and only says so once the file has ended.
+    async function* untruncated(): AsyncGenerator<Buffer> {
+      yield* all;
+      if ((source as Readable & { truncated?: boolean }).truncated) throw tooLarge();
     }
+    const measured = new StreamChecksum();
+    const content = Readable.from(measured.pass(limitSize(limit, tooLarge)(untruncated())));
     const storageAlias = options.storages.aliasFor(spec.kind, "original");
     storage = options.storages.get(storageAlias);
     const tempName = `.incoming/${fileId}.${format.extension}`;
-    stagedName = await storage.save(tempName, Readable.from(metered()), { contentType: format.mimeType });
+    stagedName = await storage.save(tempName, content, { contentType: format.mimeType });
 
     const info = await analyze(storage, stagedName, spec, format, options);
     checkRules(spec, info);
@@ -113,8 +110,8 @@ export async function stageUpload(
         name: stemOf(file.filename),
         ext: format.extension,
       }),
-      size,
-      checksum: hash.digest("hex"),
+      size: measured.size,
+      checksum: measured.checksum(),
       info,
     };
   } catch (err) {
@@ -148,18 +145,6 @@ export function uploadReadError(err: unknown): unknown {
   const message = (err as Error)?.message ?? String(err);
   if (status === 413) return new MediaError("PAYLOAD_TOO_LARGE", message);
   return new MediaError("BAD_USER_INPUT", `The upload could not be read: ${message}`);
-}
-
-async function readHead(chunks: Pick<AsyncIterator<Buffer>, "next">, bytes: number): Promise<{ head: Buffer; ended: boolean }> {
-  const parts: Buffer[] = [];
-  let length = 0;
-  while (length < bytes) {
-    const next = await chunks.next();
-    if (next.done) return { head: Buffer.concat(parts), ended: true };
-    parts.push(next.value);
-    length += next.value.length;
-  }
-  return { head: Buffer.concat(parts), ended: false };
 }
 
 async function detectKind(

@@ -11,8 +11,8 @@ import type { DirectQuery, PrismaClient, Transaction } from "../db/client.js";
 import { backoffMs, MAX_ATTEMPTS, type ClaimedJob, type JobQueue, type NewJob, type QueueName } from "../jobs/queue.js";
 import type { Storage } from "../storage/contract.js";
 import type { StorageRegistry } from "../storage/registry.js";
-import { AnalysisError, analyzeAudioVideo, type MediaInfo } from "../transcode/analyze.js";
-import { TranscodeAborted, TranscodeError } from "../transcode/av.js";
+import { analyzeAudioVideo, type MediaInfo } from "../transcode/analyze.js";
+import { AnalysisError, TranscodeAborted, TranscodeError } from "../transcode/errors.js";
 import {
   IMAGE_FITS,
   IMAGE_FORMATS,
@@ -26,7 +26,7 @@ import {
   type Recipe,
 } from "../transcode/presets.js";
 import type { TranscodeResult, Transcoder } from "../transcode/transcoders.js";
-import { MediaError } from "./errors.js";
+import { MediaError } from "../errors.js";
 import { mediaFileColumns, mediaFileRow } from "./file-rows.js";
 import type { KindRegistry } from "./kinds.js";
 import { infoColumns, withLocalFile } from "./staging.js";

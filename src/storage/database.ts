@@ -3,6 +3,7 @@ import { Readable } from "node:stream";
 import type { PrismaClient } from "../db/client.js";
 import { StorageBase } from "./base.js";
 import { StorageError, unavailable, type ByteRange, type SaveOptions, type UrlOptions } from "./contract.js";
+import { rechunk } from "../streams/rechunk.js";
 import { assertSafeName } from "./naming.js";
 import { servedUrl, type ServedUrlOptions } from "./served.js";
 
@@ -48,7 +49,7 @@ export class DatabaseStorage extends StorageBase {
     try {
       let size = 0;
       let seq = 0;
-      for await (const block of rechunk(content, this.chunkSize)) {
+      for await (const block of rechunk(this.chunkSize)(content)) {
         await this.db(() => this.prisma.storedChunk.create({ data: { objectId: pending.id, seq: seq++, data: block as Uint8Array<ArrayBuffer> } }));
         size += block.length;
         // A save in progress shows it is alive, so gc never sweeps a slow upload.
@@ -207,26 +208,4 @@ function likePrefix(prefix: string): string {
 
 function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string })?.code === "P2002";
-}
-
-/** Regroups a stream's chunks into blocks of exactly `size` bytes (the last one shorter). */
-async function* rechunk(content: Readable, size: number): AsyncGenerator<Buffer> {
-  let pending: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of content) {
-    let data: Buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
-    while (length + data.length >= size) {
-      const take = size - length;
-      pending.push(data.subarray(0, take));
-      yield Buffer.concat(pending);
-      pending = [];
-      length = 0;
-      data = data.subarray(take);
-    }
-    if (data.length > 0) {
-      pending.push(data);
-      length += data.length;
-    }
-  }
-  if (length > 0) yield Buffer.concat(pending);
 }

@@ -11,9 +11,10 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import { Transform, type Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { StorageBase } from "./base.js";
 import { StorageError, unavailable, type ByteRange, type SaveOptions, type UrlOptions } from "./contract.js";
+import { sliceBytes } from "../streams/slice.js";
 import { assertSafeName } from "./naming.js";
 import { writeError } from "./streams.js";
 
@@ -130,7 +131,7 @@ export class S3Storage extends StorageBase {
     const from = sentStart === undefined ? 0 : Number(sentStart);
     const start = range.start ?? 0;
     if (from === start && (range.end === undefined || Number(sentEnd) === range.end)) return body;
-    return sliceStream(body, start - from, range.end === undefined ? undefined : range.end - from);
+    return Readable.from(sliceBytes(start - from, range.end === undefined ? undefined : range.end - from)(body));
   }
 
   async move(from: string, to: string): Promise<void> {
@@ -226,28 +227,6 @@ export class S3Storage extends StorageBase {
       throw unavailable(err);
     }
   }
-}
-
-/** Bytes `start` to `end` (inclusive) of a stream of the whole object. */
-function sliceStream(body: Readable, start: number, end?: number): Readable {
-  let position = 0;
-  const slicer = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      const from = Math.max(start - position, 0);
-      const to = end === undefined ? chunk.length : Math.min(end + 1 - position, chunk.length);
-      position += chunk.length;
-      if (to > from) this.push(chunk.subarray(from, to));
-      if (end !== undefined && position > end) {
-        this.push(null);
-        body.unpipe(slicer);
-        body.destroy();
-      }
-      done();
-    },
-  });
-  // An error of the body must reach the reader, not hang it (pipe alone does not pass it on).
-  body.once("error", (err) => slicer.destroy(err));
-  return body.pipe(slicer);
 }
 
 function statusOf(err: unknown): number | undefined {

@@ -104,34 +104,3 @@ export const StorageSettingsSchema = z
   });
 
 export type StorageSettings = z.infer<typeof StorageSettingsSchema>;
-
-/** The settings for the common single-backend case, from environment variables. */
-export function storageSettingsFromEnv(env: NodeJS.ProcessEnv): unknown {
-  const backend = env.STORAGE ?? "filesystem";
-  const bool = (v: string | undefined) => (v === undefined || v === "" ? undefined : /^(1|true|yes|on)$/i.test(v));
-  const int = (v: string | undefined) => (v === undefined || v === "" ? undefined : Number(v));
-  if (backend !== "s3") {
-    return { storages: { default: { backend, options: {} } } };
-  }
-  const credentials =
-    env.S3_ACCESS_KEY_ID && env.S3_SECRET_ACCESS_KEY
-      ? { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY, sessionToken: env.S3_SESSION_TOKEN || undefined }
-      : undefined;
-  const options = Object.fromEntries(
-    Object.entries({
-      bucket: env.S3_BUCKET,
-      location: env.S3_LOCATION || undefined,
-      region: env.S3_REGION || undefined,
-      endpoint: env.S3_ENDPOINT || undefined,
-      forcePathStyle: bool(env.S3_FORCE_PATH_STYLE),
-      credentials,
-      querystringAuth: bool(env.S3_QUERYSTRING_AUTH),
-      querystringExpire: int(env.S3_QUERYSTRING_EXPIRE),
-      customDomain: env.S3_CUSTOM_DOMAIN || undefined,
-      fileOverwrite: bool(env.S3_FILE_OVERWRITE),
-      serve: env.S3_SERVE || undefined,
-      objectParameters: env.S3_OBJECT_PARAMETERS ? JSON.parse(env.S3_OBJECT_PARAMETERS) : undefined,
-    }).filter(([, v]) => v !== undefined),
-  );
-  return { storages: { default: { backend: "s3", options } } };
-}

@@ -1,4 +1,5 @@
 import sharp, { type Metadata } from "sharp";
+import { AnalysisError } from "./errors.js";
 import { runProcess } from "./process.js";
 
 /** Technical metadata of a stored file. */
@@ -14,17 +15,6 @@ export interface MediaInfo {
   frameRate?: number;
   /** Degrees the video is turned when shown (width and height above already account for it). */
   rotation?: number;
-}
-
-export class AnalysisError extends Error {
-  constructor(
-    message: string,
-    /** True when the input itself is at fault (refuse it); false when the analyser could not run. */
-    readonly badInput: boolean,
-  ) {
-    super(message);
-    this.name = "AnalysisError";
-  }
 }
 
 /**

@@ -1,28 +1,10 @@
 import type { AudioRecipe, VideoRecipe } from "./presets.js";
+import { TranscodeAborted, TranscodeError } from "./errors.js";
 import { runProcess } from "./process.js";
 
 export interface FfmpegOptions {
   ffmpegPath: string;
   timeoutMs: number;
-}
-
-/** The work was stopped from outside (the process is shutting down); the job runs again later. */
-export class TranscodeAborted extends Error {
-  constructor() {
-    super("Transcoding was stopped: the process is shutting down");
-    this.name = "TranscodeAborted";
-  }
-}
-
-export class TranscodeError extends Error {
-  constructor(
-    message: string,
-    /** True when the input is at fault (retrying cannot help). */
-    readonly badInput: boolean,
-  ) {
-    super(message);
-    this.name = "TranscodeError";
-  }
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { MediaKind } from "../db/generated/enums.js";
+import { MEDIA_KINDS } from "../db/media-kinds.js";
 
 /** Bumped when the transcoders change in a way that alters their output for the same recipe. */
 const ENGINE_VERSION = 1;
@@ -97,7 +98,7 @@ const KIND_OF_RECIPE: Record<Recipe["type"], MediaKind> = { image: "IMAGE", vide
  */
 export const PresetOverridesSchema = z
   .partialRecord(
-    z.enum(["IMAGE", "AUDIO", "VIDEO", "DOCUMENT"]),
+    z.enum(MEDIA_KINDS),
     z.record(
       z.string().regex(PRESET_NAME, "preset names are lower-case letters, digits and -, at most 40"),
       z.object({ eager: z.boolean().optional(), recipe: z.record(z.string(), z.unknown()).optional() }).strict().nullable(),

@@ -1,5 +1,5 @@
 import type { Viewer } from "../../auth/viewer.js";
-import { MediaError } from "../../media/errors.js";
+import { MediaError } from "../../errors.js";
 import type { Services } from "../../media/services.js";
 
 /**

@@ -2,7 +2,7 @@ import type { MediaFile, Shelf } from "../../media/shelves.js";
 import type { Context } from "../context.js";
 import type { Resolvers } from "../generated/resolvers.js";
 import type { ImageFit, ImageFormat } from "../../transcode/presets.js";
-import { then } from "../loaders.js";
+import { mapMaybePromise } from "../loaders.js";
 
 /**
  * A shelf's files: at hand for a listed shelf, else loaded, first noting the shelf itself so
@@ -16,7 +16,7 @@ function filesOf(shelf: Shelf, loaders: Context["loaders"]): MediaFile[] | Promi
 }
 
 function original(shelf: Shelf, _args: unknown, { loaders }: Context): MediaFile | Promise<MediaFile> {
-  return then(filesOf(shelf, loaders), (files) => {
+  return mapMaybePromise(filesOf(shelf, loaders), (files) => {
     const file = files.find((f) => f.role === "ORIGINAL");
     if (!file) throw new Error(`Shelf ${shelf.id} has no original`);
     return file;
@@ -27,7 +27,7 @@ const files = (shelf: Shelf, _args: unknown, { loaders }: Context) => filesOf(sh
 const fromOriginal =
   (field: "width" | "height" | "durationMs") =>
   (shelf: Shelf, args: unknown, context: Context): number | null | Promise<number | null> =>
-    then(original(shelf, args, context), (file) => file[field]);
+    mapMaybePromise(original(shelf, args, context), (file) => file[field]);
 
 const relations = (shelf: Shelf, _args: unknown, { loaders }: Context) =>
   loaders.listed.get(shelf.id)?.relations ?? loaders.relationsByShelf.load(shelf.id);
