@@ -8,6 +8,7 @@ import type { Config } from "./config.js";
 import { openDatabase, type Database } from "./db/client.js";
 import { applyPendingMigrations } from "./db/migrate.js";
 import { resolvers } from "./graphql/resolvers/index.js";
+import { loadPersistedOperations } from "./graphql/persisted-operations.js";
 import { createHttpApp } from "./http/server.js";
 import { buildEngine } from "./services.js";
 import type { Services } from "./media/services.js";
@@ -61,6 +62,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
       maxFiles: config.uploads.maxFiles,
       versionWaitMs: config.versions.waitMs,
       log,
+      persistedOperations: await loadPersistedOperations(config.persistedOperations),
       healthCheck: async () => {
         await db.prisma.$queryRaw`SELECT 1`;
       },

@@ -12,6 +12,7 @@ import type { Context } from "../graphql/context.js";
 import { createErrorFormatter } from "../graphql/errors.js";
 import { compiledExecution } from "../graphql/executor.js";
 import { createLoaders } from "../graphql/loaders.js";
+import { persistedOperationsPlugin, type PersistedOperations } from "../graphql/persisted-operations.js";
 import { uploadRequestRules } from "../graphql/uploads.js";
 import { MediaError } from "../media/errors.js";
 import type { Services } from "../media/services.js";
@@ -31,6 +32,8 @@ export interface HttpOptions {
   versionWaitMs: number;
   log: (message: string) => void;
   healthCheck: () => Promise<void>;
+  /** Operations from a manifest, preloaded; with `only`, nothing else runs. */
+  persistedOperations?: PersistedOperations;
 }
 
 const HTTP_STATUS: Record<string, number> = { UNAUTHENTICATED: 401, FORBIDDEN: 403 };
@@ -49,7 +52,12 @@ export async function createHttpApp(options: HttpOptions): Promise<{ app: expres
     validationRules: limitRules(options.limits, options.production),
     formatError: createErrorFormatter({ production: options.production, log: options.log }),
     // No cache hints are used; the default cache-control plugin would still run a hook per field.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), uploadRequestRules()],
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      ApolloServerPluginCacheControlDisabled(),
+      uploadRequestRules(),
+      ...(options.persistedOperations ? [persistedOperationsPlugin(options.persistedOperations)] : []),
+    ],
   });
   await apollo.start();
 
