@@ -34,6 +34,8 @@ export interface StartOptions {
 /** The composition root: config → database → storages → media services → HTTP. */
 export async function startApp(config: Config, options: StartOptions = {}): Promise<RunningApp> {
   const log = options.log ?? ((message: string) => console.log(message));
+  // A manifest that cannot be read stops the start before anything is opened.
+  const persistedOperations = await loadPersistedOperations(config.persistedOperations);
   const open = () => openDatabase({ databaseUrl: config.databaseUrl, embeddedDbDir: config.embeddedDbDir, onQuery: options.onQuery, log });
   let db = await open();
   try {
@@ -62,7 +64,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
       maxFiles: config.uploads.maxFiles,
       versionWaitMs: config.versions.waitMs,
       log,
-      persistedOperations: await loadPersistedOperations(config.persistedOperations),
+      persistedOperations,
       healthCheck: async () => {
         await db.prisma.$queryRaw`SELECT 1`;
       },

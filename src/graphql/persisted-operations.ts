@@ -1,18 +1,57 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
-import type { ApolloServerPlugin } from "@apollo/server";
-import { GraphQLError } from "graphql";
+
+/** The cache interface Apollo keeps automatic persisted queries in. */
+export interface QueryCache {
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string): Promise<void>;
+  delete(key: string): Promise<boolean | void>;
+}
 
 /**
  * Persisted operations from a manifest: the client kit's persisted-documents.json (hash → text,
- * hashes as "sha256:<hex>") or Apollo's persisted query manifest ({ operations: [{ id, body }] }).
- * Every operation is keyed by the sha256 of its text, the hash automatic persisted queries send.
+ * hashes written "sha256:<hex>") or Apollo's persisted query manifest ({ operations: [{ id, body }] }).
+ * Every operation is keyed by the sha256 (hex) of its text: the hash automatic persisted queries
+ * send, which Apollo checks against the text.
  */
-export interface PersistedOperations {
-  /** sha256 (hex) of the text → the text. */
-  byHash: Map<string, string>;
-  /** Refuse every operation that is not in the manifest. */
-  only: boolean;
+export class PersistedOperations {
+  constructor(
+    private readonly byHash: ReadonlyMap<string, string>,
+    /** Refuse every operation that is not in the manifest. */
+    readonly only: boolean,
+  ) {}
+
+  get size(): number {
+    return this.byHash.size;
+  }
+
+  /** The text of a hash ("sha256:<hex>" or hex), if the manifest has it. */
+  textFor(hash: string): string | undefined {
+    return this.byHash.get(hash.replace(/^sha256:/, ""));
+  }
+
+  /** Whether a request may run: its text, or else its hash, must be the manifest's. */
+  allows(request: { query?: string; hash?: string }): boolean {
+    if (request.query !== undefined) return this.byHash.has(sha256(request.query));
+    return request.hash !== undefined && this.textFor(request.hash) !== undefined;
+  }
+
+  /**
+   * The cache Apollo keeps automatic persisted queries in, answering the manifest's hashes first:
+   * they are found from the first request on, after every restart, on every instance. Others
+   * (outside only-mode) are kept in a bounded map as Apollo would keep them.
+   */
+  apqCache(maxEntries = 10_000): QueryCache {
+    const registered = new Map<string, string>();
+    return {
+      get: async (key) => this.textFor(key.replace(/^apq:/, "")) ?? registered.get(key),
+      set: async (key, value) => {
+        if (registered.size >= maxEntries) registered.delete(registered.keys().next().value!);
+        registered.set(key, value);
+      },
+      delete: async (key) => registered.delete(key),
+    };
+  }
 }
 
 export class PersistedOperationsError extends Error {}
@@ -31,7 +70,7 @@ export async function loadPersistedOperations(settings: { manifest?: string; onl
   const byHash = new Map<string, string>();
   for (const text of manifestTexts(parsed)) byHash.set(sha256(text), text);
   if (byHash.size === 0) throw new PersistedOperationsError(`PERSISTED_OPERATIONS: ${settings.manifest} holds no operations`);
-  return { byHash, only: settings.only };
+  return new PersistedOperations(byHash, settings.only);
 }
 
 function manifestTexts(manifest: unknown): string[] {
@@ -44,35 +83,3 @@ function manifestTexts(manifest: unknown): string[] {
 }
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
-
-/**
- * Fills in the text of a known hash before the server looks it up (so a manifest operation never
- * answers PERSISTED_QUERY_NOT_FOUND, even after a restart) and, in only-mode, refuses any other
- * text, before it is parsed, registered or run. A `documentId` ("sha256:<hex>" or hex, as
- * GraphQL-over-HTTP persisted documents name them) is accepted as well as the APQ extension.
- */
-export function persistedOperationsPlugin(operations: PersistedOperations): ApolloServerPlugin {
-  return {
-    async requestDidStart({ request }) {
-      const body = request.http?.body as { documentId?: unknown } | undefined;
-      const documentId = typeof body?.documentId === "string" ? body.documentId.replace(/^sha256:/, "") : undefined;
-      const sentHash = request.extensions?.persistedQuery?.sha256Hash ?? documentId;
-      if (request.query === undefined && typeof sentHash === "string") {
-        const text = operations.byHash.get(sentHash);
-        if (text !== undefined) {
-          request.query = text;
-          if (request.extensions?.persistedQuery) request.extensions = { ...request.extensions, persistedQuery: { version: 1, sha256Hash: sentHash } };
-          return;
-        }
-        if (documentId !== undefined && !request.extensions?.persistedQuery) throw notAllowed("Unknown documentId", "PERSISTED_QUERY_NOT_FOUND");
-      }
-      if (!operations.only) return;
-      const known = request.query !== undefined && operations.byHash.has(sha256(request.query));
-      if (!known) throw notAllowed("Only persisted operations are accepted here, and this one is not among them", "PERSISTED_QUERY_NOT_ALLOWED");
-    },
-  };
-}
-
-function notAllowed(message: string, code: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code, http: { status: 400 } } });
-}

@@ -12,12 +12,13 @@ import type { Context } from "../graphql/context.js";
 import { createErrorFormatter } from "../graphql/errors.js";
 import { compiledExecution } from "../graphql/executor.js";
 import { createLoaders } from "../graphql/loaders.js";
-import { persistedOperationsPlugin, type PersistedOperations } from "../graphql/persisted-operations.js";
+import type { PersistedOperations } from "../graphql/persisted-operations.js";
 import { uploadRequestRules } from "../graphql/uploads.js";
 import { MediaError } from "../media/errors.js";
 import type { Services } from "../media/services.js";
 import { mediaRoutes } from "./media.js";
 import { multipartGuard, multipartUploads } from "./multipart.js";
+import { persistedOperationsGate } from "./persisted-operations.js";
 
 export interface HttpOptions {
   typeDefs: string;
@@ -52,12 +53,9 @@ export async function createHttpApp(options: HttpOptions): Promise<{ app: expres
     validationRules: limitRules(options.limits, options.production),
     formatError: createErrorFormatter({ production: options.production, log: options.log }),
     // No cache hints are used; the default cache-control plugin would still run a hook per field.
-    plugins: [
-      ApolloServerPluginLandingPageDisabled(),
-      ApolloServerPluginCacheControlDisabled(),
-      uploadRequestRules(),
-      ...(options.persistedOperations ? [persistedOperationsPlugin(options.persistedOperations)] : []),
-    ],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), uploadRequestRules()],
+    // Automatic persisted queries are on (Apollo's default); a manifest's operations are found first.
+    ...(options.persistedOperations ? { persistedQueries: { cache: options.persistedOperations.apqCache() } } : {}),
   });
   await apollo.start();
 
@@ -95,6 +93,7 @@ export async function createHttpApp(options: HttpOptions): Promise<{ app: expres
       maxFiles: options.maxFiles,
       maxFieldSize: 1_000_000,
     }),
+    ...(options.persistedOperations ? [persistedOperationsGate(options.persistedOperations)] : []),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         let viewer: Viewer;
