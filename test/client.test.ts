@@ -9,6 +9,7 @@ import {
   DeleteShelfDocument,
   LibraryPageDocument,
   MediaClientError,
+  MediaKindsDocument,
   ShelfDetailDocument,
   ShelfVersionDocument,
   UpdateShelfDocument,
@@ -17,7 +18,7 @@ import {
 } from "../client/src/index.js";
 import { makeImage, sha256 } from "./helpers/media.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-import { webSocketServed } from "./helpers/subscriptions.js";
+import { webSocketServed } from "./helpers/websocket-probe.js";
 
 const MANIFEST = fileURLToPath(new URL("../client/src/generated/persisted-documents.json", import.meta.url));
 
@@ -106,11 +107,12 @@ describe("client kit from Node", () => {
   it("sends automatic persisted queries: the hash alone, the text only when the service asks", async () => {
     const recorder = recordingFetch();
     const persisted = createMediaClient({ url: `${server.url}/graphql`, fetch: recorder.fetch });
-    await persisted.request(LibraryPageDocument, { first: 1 });
+    // A document this server has not been sent yet.
+    await persisted.request(MediaKindsDocument, {});
     assert.equal(recorder.bodies.length, 2, "unknown at first: hash, then hash with text");
     assert.equal((recorder.bodies[0] as { query?: string }).query, undefined);
     assert.equal(typeof (recorder.bodies[1] as { query?: string }).query, "string");
-    await persisted.request(LibraryPageDocument, { first: 1 });
+    await persisted.request(MediaKindsDocument, {});
     assert.equal(recorder.bodies.length, 3, "known now: the hash alone is enough");
     assert.equal((recorder.bodies[2] as { query?: string }).query, undefined);
   });

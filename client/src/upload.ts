@@ -89,37 +89,29 @@ function sendWithXhr(url: string, headers: Record<string, string>, body: Multipa
   });
 }
 
+/** Bytes per pull: small enough for steady progress, large enough not to cost. */
+const CHUNK = 64 * 1024;
+
 async function sendWithFetch(transport: Transport, headers: Record<string, string>, body: MultipartBody, report: Report, signal?: AbortSignal): Promise<{ status: number; body: unknown }> {
   let sent = 0;
-  let fileReader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  let stage: "head" | "file" | "tail" | "done" = "head";
+  let stage: "head" | "file" | "tail" = "head";
   const stream = new ReadableStream<Uint8Array>({
     // Pulled one chunk at a time as the connection drains, so the count tracks what was sent.
+    // The file is read a slice at a time: a Blob's own stream may hand it over in one piece.
     async pull(controller) {
       if (stage === "head") {
         stage = "file";
         controller.enqueue(body.head);
-        return;
-      }
-      if (stage === "file") {
-        fileReader ??= body.file.stream().getReader();
-        const { done, value } = await fileReader.read();
-        if (!done) {
-          sent += value.byteLength;
-          controller.enqueue(value);
-          report(sent);
-          return;
-        }
+      } else if (stage === "file" && sent < body.file.size) {
+        const chunk = new Uint8Array(await body.file.slice(sent, sent + CHUNK).arrayBuffer());
+        sent += chunk.byteLength;
+        controller.enqueue(chunk);
+        report(sent);
+      } else {
         stage = "tail";
-      }
-      if (stage === "tail") {
-        stage = "done";
         controller.enqueue(body.tail);
         controller.close();
       }
-    },
-    cancel(reason) {
-      return fileReader?.cancel(reason);
     },
   });
   let response: Response;
