@@ -1,10 +1,11 @@
 import type { CodegenConfig } from "@graphql-codegen/cli";
+import { clientPresetTarget } from "./client/src/codegen.js";
 
 // schema.graphql is the source of truth: this generates the resolver types the server is checked
-// against and the typed documents the tests send. Run by `npm run generate` (on install and test).
+// against, the typed documents the tests send, and the client kit's documents (with the scalar
+// mappings client teams use: client/src/codegen.ts). Run by `npm run generate` (on install and test).
 const config: CodegenConfig = {
   schema: "schema.graphql",
-  documents: "test/documents/*.graphql",
   emitLegacyCommonJSImports: false,
   generates: {
     "src/graphql/generated/resolvers.ts": {
@@ -36,6 +37,7 @@ const config: CodegenConfig = {
       },
     },
     "test/generated/graphql.ts": {
+      documents: "test/documents/*.graphql",
       plugins: ["typescript-operations", "typed-document-node"],
       config: {
         useTypeImports: true,
@@ -43,6 +45,9 @@ const config: CodegenConfig = {
         scalars: { DateTime: "string", SafeInt: "number", Upload: "unknown" },
       },
     },
+    // The client kit: typed documents for the common operations and persisted-documents.json,
+    // the manifest a server loads with PERSISTED_OPERATIONS.
+    "client/src/generated/": clientPresetTarget({ documents: "client/documents/*.graphql" }),
   },
 };
 

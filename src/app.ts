@@ -8,6 +8,7 @@ import type { Config } from "./config.js";
 import { openDatabase, type Database } from "./db/client.js";
 import { applyPendingMigrations } from "./db/migrate.js";
 import { resolvers } from "./graphql/resolvers/index.js";
+import { loadPersistedOperations } from "./graphql/persisted-operations.js";
 import { createHttpApp } from "./http/server.js";
 import { buildEngine } from "./engine.js";
 import type { Services } from "./media/services.js";
@@ -33,6 +34,8 @@ export interface StartOptions {
 /** The composition root: config → database → storages → media services → HTTP. */
 export async function startApp(config: Config, options: StartOptions = {}): Promise<RunningApp> {
   const log = options.log ?? ((message: string) => console.log(message));
+  // A manifest that cannot be read stops the start before anything is opened.
+  const persistedOperations = await loadPersistedOperations(config.persistedOperations);
   const open = () => openDatabase({ databaseUrl: config.databaseUrl, embeddedDbDir: config.embeddedDbDir, onQuery: options.onQuery, log });
   let db = await open();
   try {
@@ -62,6 +65,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
       versionWaitMs: config.versions.waitMs,
       cors: config.cors,
       log,
+      persistedOperations,
       healthCheck: async () => {
         await db.prisma.$queryRaw`SELECT 1`;
       },

@@ -12,12 +12,14 @@ import type { Context } from "../graphql/context.js";
 import { createErrorFormatter } from "../graphql/errors.js";
 import { compiledExecution } from "../graphql/executor.js";
 import { createLoaders } from "../graphql/loaders.js";
+import type { PersistedOperations } from "../graphql/persisted-operations.js";
 import { uploadRequestRules } from "../graphql/uploads.js";
 import { MediaError } from "../errors.js";
 import type { Services } from "../media/services.js";
 import { corsMiddleware, type CorsSettings } from "./cors.js";
 import { mediaRoutes } from "./media.js";
 import { multipartGuard, multipartUploads } from "./multipart.js";
+import { persistedOperationsGate } from "./persisted-operations.js";
 
 export interface HttpOptions {
   typeDefs: string;
@@ -34,6 +36,8 @@ export interface HttpOptions {
   cors: CorsSettings;
   log: (message: string) => void;
   healthCheck: () => Promise<void>;
+  /** Operations from a manifest, preloaded; with `only`, nothing else runs. */
+  persistedOperations?: PersistedOperations;
 }
 
 const HTTP_STATUS: Record<string, number> = { UNAUTHENTICATED: 401, FORBIDDEN: 403 };
@@ -53,6 +57,8 @@ export async function createHttpApp(options: HttpOptions): Promise<{ app: expres
     formatError: createErrorFormatter({ production: options.production, log: options.log }),
     // No cache hints are used; the default cache-control plugin would still run a hook per field.
     plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), uploadRequestRules()],
+    // Automatic persisted queries are on (Apollo's default); a manifest's operations are found first.
+    ...(options.persistedOperations ? { persistedQueries: { cache: options.persistedOperations.apqCache() } } : {}),
   });
   await apollo.start();
 
@@ -92,6 +98,7 @@ export async function createHttpApp(options: HttpOptions): Promise<{ app: expres
       maxFiles: options.maxFiles,
       maxFieldSize: 1_000_000,
     }),
+    ...(options.persistedOperations ? [persistedOperationsGate(options.persistedOperations)] : []),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         let viewer: Viewer;

@@ -119,7 +119,13 @@ export async function startTestServer(
   });
   const queries: string[] = [];
   const logs: string[] = [];
-  const app = await startApp(config, { log: (m) => logs.push(m), onQuery: (sql) => queries.push(sql) });
+  const app = await startApp(config, { log: (m) => logs.push(m), onQuery: (sql) => queries.push(sql) }).catch(async (err: unknown) => {
+    // A service that refuses to start leaves nothing behind either.
+    await stopStorage();
+    await dropDatabase();
+    await fs.rm(sandbox, { recursive: true, force: true });
+    throw err;
+  });
   return {
     url: app.url,
     app,
