@@ -60,6 +60,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
       introspection: config.introspection,
       maxFiles: config.uploads.maxFiles,
       versionWaitMs: config.versions.waitMs,
+      graphiql: config.graphiql,
       log,
       healthCheck: async () => {
         await db.prisma.$queryRaw`SELECT 1`;

@@ -15,6 +15,7 @@ import { createLoaders } from "../graphql/loaders.js";
 import { uploadRequestRules } from "../graphql/uploads.js";
 import { MediaError } from "../media/errors.js";
 import type { Services } from "../media/services.js";
+import { graphiqlRoutes } from "./graphiql.js";
 import { mediaRoutes } from "./media.js";
 import { multipartGuard, multipartUploads } from "./multipart.js";
 
@@ -29,6 +30,8 @@ export interface HttpOptions {
   maxFiles: number;
   /** How long the media route waits for an image version that is being made. */
   versionWaitMs: number;
+  /** Serve the in-browser IDE at /graphiql and to browsers opening /graphql. */
+  graphiql: boolean;
   log: (message: string) => void;
   healthCheck: () => Promise<void>;
 }
@@ -76,6 +79,9 @@ export async function createHttpApp(options: HttpOptions): Promise<{ app: expres
   })) {
     app.use(path, router);
   }
+
+  // Before the endpoint: a browser's GET of /graphql gets the IDE (or a short 404), not Apollo's CSRF refusal.
+  app.use(graphiqlRoutes({ enabled: options.graphiql }));
 
   app.use(
     "/graphql",
