@@ -235,6 +235,31 @@ describe("GraphiQL in the browser", async () => {
     await page.close();
   });
 
+  test("several files picked for a list go with uploadShelves in one request", async () => {
+    const page = await openIde();
+    const images = await Promise.all(
+      ["#123456", "#abcdef"].map((background) => sharp({ create: { width: 20, height: 10, channels: 3, background } }).png().toBuffer()),
+    );
+    await page.locator('button[aria-label="Show Files"]').click();
+    const rows = page.locator(".media-files-row");
+    await rows.nth(0).getByLabel("Variable path").fill("input.files.0");
+    await rows.nth(0).getByLabel("File", { exact: true }).setInputFiles({ name: "first.png", mimeType: "image/png", buffer: images[0]! });
+    await page.getByRole("button", { name: "Add a file" }).click();
+    // The new row suggests the next index of the list.
+    assert.equal(await rows.nth(1).getByLabel("Variable path").inputValue(), "input.files.1");
+    await rows.nth(1).getByLabel("File", { exact: true }).setInputFiles({ name: "second.png", mimeType: "image/png", buffer: images[1]! });
+    await setQuery(page, "mutation Many($input: UploadShelvesInput!) {\n  uploadShelves(input: $input) { title original { checksum } }\n}\n", "Many");
+    await setVariables(page, '{ "input": { "kind": "IMAGE" } }');
+    const result = await runAndRead(page, (r) => r.data || r.errors);
+    assert.equal(result.errors, undefined, JSON.stringify(result.errors));
+    assert.deepEqual(
+      result.data.uploadShelves,
+      ["first", "second"].map((title, i) => ({ title, original: { checksum: createHash("sha256").update(images[i]!).digest("hex") } })),
+    );
+    assert.deepEqual(browser.problems, []);
+    await page.close();
+  });
+
   test("without a file for a variable the operation declares, the request stays JSON", async () => {
     const page = await openIde();
     await page.locator('button[aria-label="Show Files"]').click();

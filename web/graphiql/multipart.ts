@@ -20,7 +20,8 @@ const SEGMENT = /^(?:[A-Za-z_][A-Za-z0-9_]*|\d+)$/;
 /** The segments of a variable path such as `input.files.0`; throws a readable error when malformed. */
 export function parseVariablePath(path: string): string[] {
   const segments = path.trim().split(".");
-  if (segments.length === 0 || !segments.every((s) => SEGMENT.test(s)) || /^\d/.test(segments[0]!)) {
+  // __proto__ is a name GraphQL reserves anyway; as a key it would reach Object.prototype.
+  if (!segments.every((s) => SEGMENT.test(s) && s !== "__proto__") || /^\d/.test(segments[0]!)) {
     throw new Error(`"${path}" is not a variable path such as file, input.file or input.files.0`);
   }
   return segments;
