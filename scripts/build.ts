@@ -3,6 +3,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { buildGraphiqlAssets, GRAPHIQL_OUT_DIR } from "./graphiql-assets.js";
 
 // Compiles src/ to lib/, one JavaScript module per TypeScript module, for `npm start` and
 // `npm run worker` (run on install and before each of them). A service run through the
@@ -10,7 +11,7 @@ import { build } from "esbuild";
 // (tens of MiB, the embedded database's large module most of all); compiled, it starts with that
 // much less. lib/ sits one level below the root as src/ does, so paths a module takes relative
 // to itself (schema.graphql, prisma/) resolve alike. Types are checked by `npm test` (tsc), not
-// here: this only strips them.
+// here: this only strips them. The in-browser IDE is bundled into lib/graphiql/ alongside.
 const root = fileURLToPath(new URL("..", import.meta.url));
 const outdir = path.join(root, "lib");
 
@@ -41,9 +42,13 @@ for (const file of result.outputFiles) {
   await fs.rename(temp, file.path);
   written++;
 }
-// Modules whose source is gone go too (nothing imports them any more).
+// Modules whose source is gone go too (nothing imports them any more); the IDE's folder keeps its own.
 for (const entry of await fs.readdir(outdir, { recursive: true, withFileTypes: true })) {
   const file = path.join(entry.parentPath, entry.name);
+  if (file.startsWith(GRAPHIQL_OUT_DIR + path.sep)) continue;
   if (entry.isFile() && !built.has(file) && !file.endsWith(".tmp")) await fs.rm(file, { force: true });
 }
 if (written > 0) console.log(`built lib/: ${written} of ${built.size} modules changed`);
+
+const ide = await buildGraphiqlAssets();
+if (ide.written > 0) console.log(`built lib/graphiql/: ${ide.written} files changed`);

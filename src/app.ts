@@ -64,6 +64,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
       maxFiles: config.uploads.maxFiles,
       versionWaitMs: config.versions.waitMs,
       cors: config.cors,
+      graphiql: config.graphiql,
       log,
       persistedOperations,
       healthCheck: async () => {

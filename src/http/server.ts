@@ -17,6 +17,7 @@ import { uploadRequestRules } from "../graphql/uploads.js";
 import { MediaError } from "../errors.js";
 import type { Services } from "../media/services.js";
 import { corsMiddleware, type CorsSettings } from "./cors.js";
+import { graphiqlRoutes } from "./graphiql.js";
 import { mediaRoutes } from "./media.js";
 import { multipartGuard, multipartUploads } from "./multipart.js";
 import { persistedOperationsGate } from "./persisted-operations.js";
@@ -34,6 +35,8 @@ export interface HttpOptions {
   versionWaitMs: number;
   /** Browser origins allowed to call /graphql, the media routes and whatever else is mounted. */
   cors: CorsSettings;
+  /** Serve the in-browser IDE at /graphiql and to browsers opening /graphql. */
+  graphiql: boolean;
   log: (message: string) => void;
   healthCheck: () => Promise<void>;
   /** Operations from a manifest, preloaded; with `only`, nothing else runs. */
@@ -87,6 +90,9 @@ export async function createHttpApp(options: HttpOptions): Promise<{ app: expres
   })) {
     app.use(path, router);
   }
+
+  // Before the endpoint: a browser's GET of /graphql gets the IDE (or a short 404), not Apollo's CSRF refusal.
+  app.use(graphiqlRoutes({ enabled: options.graphiql }));
 
   app.use(
     "/graphql",

@@ -1,0 +1,74 @@
+import { randomBytes } from "node:crypto";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+// Bundles the in-browser IDE (web/graphiql/: GraphiQL, React, the graphql-ws client, all from
+// node_modules) into lib/graphiql/: one script and one style sheet whose names carry a hash of
+// their content, so the service can let browsers cache them for a year, and a manifest naming
+// them for the page. Nothing is fetched from anywhere at build or run time.
+const root = fileURLToPath(new URL("..", import.meta.url));
+export const GRAPHIQL_OUT_DIR = path.join(root, "lib", "graphiql");
+
+export interface GraphiqlManifest {
+  script: string;
+  style: string;
+}
+
+/** Builds the IDE's files; returns the manifest and how many files changed on disk. */
+export async function buildGraphiqlAssets(outdir = GRAPHIQL_OUT_DIR): Promise<{ manifest: GraphiqlManifest; written: number }> {
+  const result = await build({
+    absWorkingDir: root,
+    entryPoints: { graphiql: "web/graphiql/main.tsx" },
+    entryNames: "[name]-[hash]",
+    outdir,
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: ["chrome111", "firefox115", "safari16.4"],
+    jsx: "automatic",
+    minify: true,
+    // React and the libraries around it leave their development checks out only when told so.
+    define: { "process.env.NODE_ENV": '"production"' },
+    legalComments: "linked",
+    logLevel: "warning",
+    metafile: true,
+    write: false,
+  });
+
+  const outputs = Object.keys(result.metafile.outputs);
+  const named = (ext: string) => {
+    const found = outputs.find((file) => file.endsWith(ext));
+    if (!found) throw new Error(`the GraphiQL build made no ${ext} file`);
+    return path.basename(found);
+  };
+  const manifest: GraphiqlManifest = { script: named(".js"), style: named(".css") };
+
+  await fs.mkdir(outdir, { recursive: true });
+  let written = 0;
+  const files = [
+    ...result.outputFiles.map((f) => ({ path: f.path, contents: f.contents })),
+    // Written last: a running service reads either the old manifest or one whose files exist.
+    { path: path.join(outdir, "manifest.json"), contents: new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`) },
+  ];
+  for (const file of files) {
+    const current = await fs.readFile(file.path).catch(() => undefined);
+    if (current?.equals(file.contents)) continue;
+    const temp = `${file.path}.${randomBytes(6).toString("hex")}.tmp`;
+    await fs.writeFile(temp, file.contents);
+    await fs.rename(temp, file.path);
+    written++;
+  }
+  // Files of earlier builds go: their names (hashes) are no longer in any page.
+  const keep = new Set(files.map((f) => path.basename(f.path)));
+  for (const name of await fs.readdir(outdir)) {
+    if (!keep.has(name) && !name.endsWith(".tmp")) await fs.rm(path.join(outdir, name), { force: true });
+  }
+  return { manifest, written };
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const { written } = await buildGraphiqlAssets();
+  if (written > 0) console.log(`built lib/graphiql/: ${written} files changed`);
+}
