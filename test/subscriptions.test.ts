@@ -1,0 +1,202 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { SignJWT } from "jose";
+import WebSocket from "ws";
+import { DeleteShelfDocument, UpdateShelfDocument, WatchLibraryDocument, WatchShelfDocument } from "./generated/graphql.js";
+import { gql, uploadShelf } from "./helpers/graphql.js";
+import { makeImage, makeMp4 } from "./helpers/media.js";
+import { DEFAULT_VERSIONS, databaseFlavours, startTestServer, type TestServer } from "./helpers/server.js";
+import { connect, eventually, watch, type Connection } from "./helpers/subscriptions.js";
+
+const SECRET = "subscriptions-test-secret-0123456789abcdef";
+
+function token(sub: string, expiresIn = "10m"): Promise<string> {
+  return new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(sub).setExpirationTime(expiresIn).sign(new TextEncoder().encode(SECRET));
+}
+
+const bearer = async (sub: string, expiresIn?: string) => ({ Authorization: `Bearer ${await token(sub, expiresIn)}` });
+
+/** Lets notices that are on their way arrive, so "no events" means none were sent. */
+const settle = (ms = 500) => new Promise((r) => setTimeout(r, ms));
+
+describe("subscriptions on the embedded database", () => {
+  let server: TestServer;
+  const open: Connection[] = [];
+  const connectAs = async (sub: string, expiresIn?: string) => {
+    const c = connect(server.url, await bearer(sub, expiresIn));
+    open.push(c);
+    await c.acknowledged;
+    return c;
+  };
+
+  before(async () => {
+    server = await startTestServer("pglite", { AUTH_JWT_SECRET: SECRET, SUBSCRIPTIONS_PER_CONNECTION: "3", WS_CONNECTIONS_PER_MINUTE: "5000", CORS_ORIGINS: "https://app.example.com" });
+  });
+  after(async () => {
+    await Promise.all(open.map((c) => c.dispose()));
+    await server.close();
+  });
+
+  test("libraryUpdated sees shelves created, changed and deleted; shelfUpdated ends with DELETED and a null shelf", async () => {
+    const alice = await connectAs("alice");
+    const library = watch(alice, WatchLibraryDocument, {});
+    await eventually("the library listener", () => (server.app.services.events.listenerCount() > 0 ? true : undefined));
+    const auth = { token: await token("alice") };
+    const shelf = await uploadShelf(server.url, await makeImage(64, 48, "png"), "live.png", auth);
+    const created = await library.until((r) => r.data?.libraryUpdated.change === "CREATED");
+    assert.deepEqual(created.data!.libraryUpdated, { change: "CREATED", shelfId: shelf.id, shelf: { id: shelf.id, title: "live" } });
+
+    const one = watch(alice, WatchShelfDocument, { id: shelf.id });
+    await eventually("the shelf listener", () => (server.app.services.events.listenerCount() > 1 ? true : undefined));
+    const renamed = await gql(server.url, UpdateShelfDocument, { id: shelf.id, input: { title: "renamed" } }, auth);
+    assert.equal(renamed.errors, undefined);
+    const updated = await one.until((r) => r.data?.shelfUpdated.change === "UPDATED");
+    // Read afresh when sent: the new title, the files as they are.
+    assert.equal(updated.data!.shelfUpdated.shelf?.title, "renamed");
+    assert.deepEqual(updated.data!.shelfUpdated.shelf?.files.map((f) => [f.role, f.status]), [["ORIGINAL", "READY"]]);
+    assert.equal((await library.until((r) => r.data?.libraryUpdated.change === "UPDATED")).data!.libraryUpdated.shelf?.title, "renamed");
+
+    await gql(server.url, DeleteShelfDocument, { id: shelf.id }, auth);
+    const deleted = await one.until((r) => r.data?.shelfUpdated.change === "DELETED");
+    assert.deepEqual(deleted.data!.shelfUpdated, { change: "DELETED", shelfId: shelf.id, shelf: null });
+    assert.equal(await one.done, undefined, "the shelf's subscription completes once it is deleted");
+    const gone = await library.until((r) => r.data?.libraryUpdated.change === "DELETED");
+    assert.deepEqual(gone.data!.libraryUpdated, { change: "DELETED", shelfId: shelf.id, shelf: null });
+    assert.deepEqual(
+      library.results.map((r) => r.data?.libraryUpdated.change),
+      ["CREATED", "UPDATED", "DELETED"],
+      "one event per change: the files written with the shelf add none",
+    );
+    library.stop();
+    await eventually("listeners gone", () => (server.app.services.events.listenerCount() === 0 ? true : undefined));
+  });
+
+  test("another owner's shelf is NOT_FOUND, and other owners' changes are not delivered", async () => {
+    const auth = { token: await token("alice") };
+    const shelf = await uploadShelf(server.url, await makeImage(32, 32, "png"), "private.png", auth);
+    const mallory = await connectAs("mallory");
+    const prying = watch(mallory, WatchShelfDocument, { id: shelf.id });
+    const library = watch(mallory, WatchLibraryDocument, {});
+    const refused = await prying.until((r) => Boolean(r.errors));
+    assert.equal(refused.errors![0]!.extensions?.code, "NOT_FOUND");
+    assert.doesNotMatch(refused.errors![0]!.message, /alice/);
+    await prying.done;
+    // A malformed id is NOT_FOUND too, not an internal error.
+    const malformed = watch(mallory, WatchShelfDocument, { id: "not-a-uuid" });
+    assert.equal((await malformed.until((r) => Boolean(r.errors))).errors![0]!.extensions?.code, "NOT_FOUND");
+
+    await gql(server.url, UpdateShelfDocument, { id: shelf.id, input: { title: "still private" } }, auth);
+    await uploadShelf(server.url, await makeImage(16, 16, "png"), "another.png", auth);
+    await settle();
+    assert.deepEqual(library.results, [], "mallory hears nothing of alice's library");
+    assert.equal(prying.results.filter((r) => r.data).length, 0);
+    library.stop();
+  });
+
+  test("credentials: none or a bad token close the connection; the token's expiry closes it too", async () => {
+    const anonymous = connect(server.url, {});
+    open.push(anonymous);
+    const refused = await anonymous.closed;
+    assert.equal(refused.code, 4403);
+    assert.match(refused.reason, /Bearer token is required/);
+
+    const forged = connect(server.url, { Authorization: "Bearer not.a.token" });
+    open.push(forged);
+    assert.equal((await forged.closed).code, 4403);
+
+    // The GraphiQL shape: the headers editor's JSON, key in any case.
+    const nested = connect(server.url, { headers: { authorization: `Bearer ${await token("alice")}` } });
+    open.push(nested);
+    await nested.acknowledged;
+
+    const shortLived = await connectAs("alice", "2s");
+    const started = Date.now();
+    const closed = await shortLived.closed;
+    assert.equal(closed.code, 4403);
+    assert.match(closed.reason, /expired/);
+    assert.ok(Date.now() - started < 4000, "closed at the expiry, not at some later check");
+  });
+
+  test("limits: subscriptions per connection; depth limit; only subscriptions over the socket", async () => {
+    const alice = await connectAs("alice");
+    const held = [watch(alice, WatchLibraryDocument, {}), watch(alice, WatchLibraryDocument, {}), watch(alice, WatchLibraryDocument, {})];
+    const fourth = watch(alice, WatchLibraryDocument, {});
+    const errors = await fourth.done;
+    assert.equal(errors?.[0]?.extensions?.code, "LIMIT_EXCEEDED");
+    held[0]!.stop();
+    await eventually("the first one to end", () => (server.app.services.events.listenerCount() === 2 ? true : undefined));
+    const again = watch(alice, WatchLibraryDocument, {});
+    await eventually("a fifth after one ended", () => (server.app.services.events.listenerCount() === 3 ? true : undefined));
+    for (const w of [...held, again]) w.stop();
+
+    const deep = `subscription { libraryUpdated { shelf { ... on VideoShelf { thumbnails { thumbnailOf { thumbnails { thumbnailOf { thumbnails { thumbnailOf { thumbnails { thumbnailOf { thumbnails { thumbnailOf { thumbnails { id } } } } } } } } } } } } } } }`;
+    const tooDeep = await new Promise<unknown>((resolve) => alice.client.subscribe({ query: deep }, { next: () => {}, error: resolve, complete: () => resolve(undefined) }));
+    assert.equal((tooDeep as Array<{ extensions?: { code?: string } }>)[0]?.extensions?.code, "GRAPHQL_VALIDATION_FAILED");
+    const query = await new Promise<unknown>((resolve) => alice.client.subscribe({ query: "{ viewer { id } }" }, { next: () => {}, error: resolve, complete: () => resolve(undefined) }));
+    assert.equal((query as Array<{ extensions?: { code?: string } }>)[0]?.extensions?.code, "BAD_REQUEST");
+  });
+
+  test("browsers only from allowed origins", async () => {
+    const status = (origin: string) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(`${server.url.replace("http", "ws")}/graphql`, "graphql-transport-ws", { headers: { origin } });
+        ws.on("open", () => {
+          ws.close();
+          resolve(101);
+        });
+        ws.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on("error", () => {});
+      });
+    assert.equal(await status("https://evil.example.net"), 403);
+    assert.equal(await status("https://app.example.com"), 101);
+    assert.equal(await status(server.url), 101, "the service's own pages");
+  });
+
+  test("1,000 connect/disconnect cycles, half of them dropped, leave no listeners behind", async () => {
+    const events = server.app.services.events;
+    const auth = await bearer("cycler");
+    let peak = 0;
+    for (let round = 0; round < 20; round++) {
+      const batch = Array.from({ length: 50 }, () => connect(server.url, auth));
+      await Promise.all(batch.map((c) => c.acknowledged));
+      for (const c of batch) {
+        watch(c, WatchLibraryDocument, {});
+        watch(c, WatchShelfDocument, { id: "00000000-0000-4000-8000-000000000000" });
+      }
+      // Each connection holds its library listener (the shelf one is refused: no such shelf).
+      peak = Math.max(peak, await eventually("listeners registered", () => (events.listenerCount() >= 50 ? events.listenerCount() : undefined)));
+      await Promise.all(batch.map((c, i) => (i % 2 ? c.dispose() : (c.client.terminate(), Promise.resolve()))));
+      await eventually("listeners released", () => (events.listenerCount() === 0 ? true : undefined));
+    }
+    assert.equal(peak, 50);
+    await eventually("sockets closed", () => (server.app.subscriptions.connections() === 0 ? true : undefined));
+    assert.equal(events.listenerCount(), 0);
+  });
+});
+
+describe("connection rate", () => {
+  test("an address opening more connections a minute than allowed is refused with 429", async () => {
+    const server = await startTestServer("pglite", { WS_CONNECTIONS_PER_MINUTE: "3" });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        statuses.push(
+          await new Promise<number>((resolve) => {
+            const ws = new WebSocket(`${server.url.replace("http", "ws")}/graphql`, "graphql-transport-ws");
+            ws.on("open", () => {
+              ws.close();
+              resolve(101);
+            });
+            ws.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+            ws.on("error", () => {});
+          }),
+        );
+      }
+      assert.deepEqual(statuses, [101, 101, 101, 429]);
+    } finally {
+      await server.close();
+    }
+  });
+});
