@@ -7,7 +7,7 @@ import WebSocket from "ws";
 import { DeleteShelfDocument, UpdateShelfDocument, WatchLibraryDocument, WatchShelfDocument } from "./generated/graphql.js";
 import { gql, uploadShelf } from "./helpers/graphql.js";
 import { makeImage, makeMp4 } from "./helpers/media.js";
-import { DEFAULT_VERSIONS, databaseFlavours, startTestServer, type TestServer } from "./helpers/server.js";
+import { DEFAULT_VERSIONS, adminQuery, databaseFlavours, startTestServer, type TestServer } from "./helpers/server.js";
 import { connect, eventually, watch, type Connection } from "./helpers/subscriptions.js";
 
 const SECRET = "subscriptions-test-secret-0123456789abcdef";
@@ -197,6 +197,92 @@ describe("connection rate", () => {
       assert.deepEqual(statuses, [101, 101, 101, 429]);
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe("subscriptions across processes on PostgreSQL", () => {
+  test("a transcode run by a separate worker process reaches the subscriber: PENDING, PROCESSING with rising progress, READY", async (t) => {
+    if (!(await databaseFlavours()).includes("postgresql")) return t.skip("needs PostgreSQL");
+    // The service makes nothing itself: every version and poster frame is the worker's.
+    const service = await startTestServer("postgresql", { ...DEFAULT_VERSIONS, JOBS_IMAGE_CONCURRENCY: "0", JOBS_AV_CONCURRENCY: "0", AUTH_JWT_SECRET: SECRET });
+    const connections: Connection[] = [];
+    let worker: ReturnType<typeof spawn> | undefined;
+    let output = "";
+    try {
+      const alice = connect(service.url, await bearer("alice"));
+      const mallory = connect(service.url, await bearer("mallory"));
+      connections.push(alice, mallory);
+      await Promise.all([alice.acknowledged, mallory.acknowledged]);
+      const library = watch(alice, WatchLibraryDocument, {});
+      const others = watch(mallory, WatchLibraryDocument, {});
+      await eventually("library listeners", () => (service.app.services.events.listenerCount() === 2 ? true : undefined));
+
+      const auth = { token: await token("alice") };
+      const video = await uploadShelf(service.url, await makeMp4(8, "640x480"), "clip.mp4", auth);
+      await library.until((r) => r.data?.libraryUpdated.change === "CREATED" && r.data.libraryUpdated.shelfId === video.id);
+      const shelf = watch(alice, WatchShelfDocument, { id: video.id });
+      await eventually("the shelf listener", () => (service.app.services.events.listenerCount() === 3 ? true : undefined));
+      await gql(service.url, UpdateShelfDocument, { id: video.id, input: { title: "queued" } }, auth);
+      const mp4 = (r: (typeof shelf.results)[number]) => r.data?.shelfUpdated.shelf?.files.find((f) => f.preset === "mp4-720p");
+      await shelf.until((r) => mp4(r)?.status === "PENDING");
+
+      worker = spawn(process.execPath, ["--import", "tsx", "src/worker.ts"], {
+        cwd: path.resolve(import.meta.dirname, ".."),
+        env: {
+          ...process.env,
+          ...DEFAULT_VERSIONS,
+          NODE_ENV: "test",
+          DATA_DIR: path.join(service.sandbox, "worker"),
+          DATABASE_URL: service.databaseUrl!,
+          MEDIA_ROOT: service.mediaRoot,
+          JOBS_POLL_MS: "200",
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      worker.stdout!.on("data", (d) => (output += d));
+      worker.stderr!.on("data", (d) => (output += d));
+
+      await shelf.until((r) => mp4(r)?.status === "READY", 120_000);
+      const seen = shelf.results.map(mp4).filter((f) => f !== undefined);
+      const statuses = seen.map((f) => f.status).filter((s, i, all) => s !== all[i - 1]);
+      assert.deepEqual(statuses, ["PENDING", "PROCESSING", "READY"], JSON.stringify(seen));
+      const progress = seen.filter((f) => f.status === "PROCESSING").map((f) => f.progress ?? 0);
+      assert.ok(progress.some((p) => p > 0 && p < 1), `progress between 0 and 1 was seen: ${progress}`);
+      assert.deepEqual(progress, [...progress].sort((a, b) => a - b), "progress only rises");
+      assert.equal(seen.at(-1)!.progress, 1);
+
+      // Poster frames are changes of their video: its shelf hears them, the library lists no new shelves.
+      const posters = (r: (typeof shelf.results)[number]) => {
+        const s = r.data?.shelfUpdated.shelf;
+        return s && "thumbnails" in s ? s.thumbnails.length : 0;
+      };
+      await shelf.until((r) => posters(r) === 3, 60_000);
+      assert.deepEqual([...new Set(library.results.map((r) => r.data?.libraryUpdated.shelfId))], [video.id]);
+      assert.ok(library.results.length < shelf.results.length + 2, "the library gets no more than the shelf's own events");
+      assert.deepEqual(others.results, [], "another owner hears nothing");
+
+      // The listening connection dropped (a restarted database, a failover) is opened again.
+      await adminQuery(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN %' AND datname = '${new URL(service.databaseUrl!).pathname.slice(1)}'`);
+      await eventually(
+        "the listener back",
+        async () => {
+          await gql(service.url, UpdateShelfDocument, { id: video.id, input: { title: `again ${Date.now()}` } }, auth);
+          return library.results.some((r) => r.data?.libraryUpdated.shelf?.title?.startsWith("again")) ? true : undefined;
+        },
+        15_000,
+      );
+      assert.match(service.logs.join("\n"), /notification listener lost its connection/);
+    } catch (err) {
+      console.error(output);
+      throw err;
+    } finally {
+      await Promise.all(connections.map((c) => c.dispose()));
+      if (worker && worker.exitCode === null) {
+        worker.kill("SIGTERM");
+        await new Promise((r) => worker!.once("exit", r));
+      }
+      await service.close();
     }
   });
 });
