@@ -47,6 +47,8 @@ describe("subscriptions on the embedded database", () => {
     const shelf = await uploadShelf(server.url, await makeImage(64, 48, "png"), "live.png", auth);
     const created = await library.until((r) => r.data?.libraryUpdated.change === "CREATED");
     assert.deepEqual(created.data!.libraryUpdated, { change: "CREATED", shelfId: shelf.id, shelf: { id: shelf.id, title: "live" } });
+    const changedAt = Date.parse(created.extensions?.changedAt ?? "");
+    assert.ok(Math.abs(Date.now() - changedAt) < 10_000, `the event says when the change was written: ${created.extensions?.changedAt}`);
 
     const one = watch(alice, WatchShelfDocument, { id: shelf.id });
     await eventually("the shelf listener", () => (server.app.services.events.listenerCount() > 1 ? true : undefined));

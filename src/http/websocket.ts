@@ -135,9 +135,15 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
           contextValue,
         };
       },
-      onNext: (_ctx, _id, _payload, _args, result) => {
+      // Each event says when its change was written, so clients can tell how fresh it is.
+      onNext: (_ctx, _id, _payload, args, result) => {
         const { errors, ...rest } = result as ExecutionResult;
-        return errors ? { ...rest, errors: format(errors) } : undefined;
+        const changedAt = (args.contextValue as Context).changedAt;
+        return {
+          ...rest,
+          ...(errors ? { errors: format(errors) } : {}),
+          ...(changedAt ? { extensions: { ...rest.extensions, changedAt: new Date(changedAt).toISOString() } } : {}),
+        };
       },
       onError: (_ctx, _id, _payload, errors) => format(errors),
       onClose: (ctx) => {

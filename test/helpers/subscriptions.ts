@@ -56,6 +56,8 @@ export function connect(url: string, connectionParams: Record<string, unknown> =
 export interface Result<T> {
   data?: T | null;
   errors?: Array<{ message: string; extensions?: { code?: string } }>;
+  /** `changedAt`: when the change was written. */
+  extensions?: { changedAt?: string };
 }
 
 export interface Watch<T> {

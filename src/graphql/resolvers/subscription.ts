@@ -1,5 +1,6 @@
 import type { ShelfEvent } from "../../events/bus.js";
 import { EventStream } from "../../events/stream.js";
+import type { ListedShelf } from "../../media/listing.js";
 import type { Context } from "../context.js";
 import type { Resolvers } from "../generated/resolvers.js";
 import { createLoaders } from "../loaders.js";
@@ -10,11 +11,19 @@ const sameShelfUpdate = (earlier: ShelfEvent, next: ShelfEvent) =>
   earlier.shelfId === next.shelfId && earlier.change === "UPDATED" && next.change === "UPDATED";
 
 /**
+ * The shelf as read for one event, shared by every subscriber the event goes to (the bus hands
+ * them all the same object): a thousand subscribers cost one query, not a thousand. Each read
+ * happens after the change it reports, so none is older than the event.
+ */
+const readForEvent = new WeakMap<ShelfEvent, Promise<ListedShelf | null>>();
+
+/**
  * Each event is resolved with loaders of its own: a subscription's context lives as long as the
  * subscription, and loaders that remembered the last event's rows would answer with old data.
  */
-function freshLoaders(event: ShelfEvent, _args: unknown, context: Context): ShelfEvent {
+function forEvent(event: ShelfEvent, _args: unknown, context: Context): ShelfEvent {
   context.loaders = createLoaders(context.services);
+  context.changedAt = event.writtenAt;
   return event;
 }
 
@@ -34,7 +43,7 @@ export const subscriptionResolvers: Resolvers = {
         }
         return stream;
       },
-      resolve: freshLoaders,
+      resolve: forEvent,
     },
     libraryUpdated: {
       subscribe: async (_parent, _args, { viewer, services }) => {
@@ -42,7 +51,7 @@ export const subscriptionResolvers: Resolvers = {
         stream.setOnClose(await services.events.watchLibrary(viewer.ownerId, (event) => stream.push(event)));
         return stream;
       },
-      resolve: freshLoaders,
+      resolve: forEvent,
     },
   },
   ShelfUpdate: {
@@ -51,7 +60,9 @@ export const subscriptionResolvers: Resolvers = {
     // The shelf as it is when the event is sent, with its files in the same statement.
     shelf: async (event, _args, { services, loaders }) => {
       if (event.change === "DELETED") return null;
-      const listed = await services.listing.one(event.ownerId, event.shelfId);
+      let read = readForEvent.get(event);
+      if (!read) readForEvent.set(event, (read = services.listing.one(event.ownerId, event.shelfId)));
+      const listed = await read;
       if (!listed) return null;
       loaders.listed.set(listed.shelf.id, listed);
       return listed.shelf;
