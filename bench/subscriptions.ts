@@ -48,6 +48,7 @@ const SUBSCRIPTION = `subscription { libraryUpdated { change shelfId shelf { id 
 interface Received {
   latencyMs: number;
   done: boolean;
+  kind: string;
 }
 
 function serviceEnv(dataDir: string, databaseUrl: string, extra: Record<string, string>): NodeJS.ProcessEnv {
@@ -169,7 +170,9 @@ async function main(): Promise<void> {
             next: (result) => {
               const changedAt = Date.parse(String((result.extensions as { changedAt?: string } | undefined)?.changedAt));
               const files = (result.data as { libraryUpdated: { shelf?: { files: Array<{ status: string }> } } }).libraryUpdated.shelf?.files ?? [];
-              received.push({ latencyMs: Date.now() - changedAt, done: files.length > 1 && files.every((f) => f.status === "READY") });
+              const update = (result.data as { libraryUpdated: { change: string } }).libraryUpdated;
+              const kind = `${update.change} ${files.map((f) => f.status).join("/")}`;
+              received.push({ latencyMs: Date.now() - changedAt, done: files.length > 1 && files.every((f) => f.status === "READY"), kind });
             },
             error: (err) => console.error("subscription error", err),
             complete: () => {},
@@ -203,6 +206,11 @@ async function main(): Promise<void> {
     const cpuPerThousand = (cpuMs * 1000) / received.length;
     console.log(`${VIDEOS} clips transcoded by the worker in ${seconds.toFixed(1)} s; ${received.length} events delivered (${(received.length / SUBSCRIBERS).toFixed(1)} per subscriber)`);
     console.log(`latency from the worker's write: p50 ${p50} ms, p95 ${p95} ms, p99 ${percentile(latencies, 99)} ms, max ${latencies.at(-1)} ms`);
+    if (process.env.BENCH_DEBUG) {
+      const byKind = new Map<string, number[]>();
+      for (const r of received) byKind.set(r.kind, [...(byKind.get(r.kind) ?? []), r.latencyMs]);
+      for (const [kind, values] of byKind) console.log(kind, values.length, "p50", percentile(values.sort((a, b) => a - b), 50), "max", values.at(-1));
+    }
     console.log(`service CPU ${cpuMs.toFixed(0)} ms: ${cpuPerThousand.toFixed(1)} ms per 1,000 events`);
     console.log("");
     console.table([

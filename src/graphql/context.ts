@@ -8,8 +8,6 @@ export interface Context {
   viewer: Viewer;
   services: Services;
   loaders: Loaders;
-  /** In a subscription, when the change being sent was written (ms since the epoch). */
-  changedAt?: number;
 }
 
 /** An edge of a page; its cursor is made from the node when asked for. */

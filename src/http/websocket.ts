@@ -19,6 +19,7 @@ import type { Config } from "../config.js";
 import type { Context } from "../graphql/context.js";
 import { createErrorFormatter } from "../graphql/errors.js";
 import { createLoaders } from "../graphql/loaders.js";
+import { sharedSubscribe } from "../graphql/shared-subscribe.js";
 import { MediaError } from "../media/errors.js";
 import type { Services } from "../media/services.js";
 import { ConnectionRate } from "./connection-rate.js";
@@ -67,6 +68,7 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
   const rate = new ConnectionRate(options.subscriptions.connectionsPerMinute);
   const connections = new WeakMap<WebSocket, Connection>();
+  const queryTexts = new WeakMap<DocumentNode, string>();
   const formatError = createErrorFormatter({ production: options.production, log: options.log });
   const rules = [
     ...specifiedRules,
@@ -115,6 +117,7 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
         } catch (err) {
           return refuse((err as GraphQLError).message, "GRAPHQL_PARSE_FAILED");
         }
+        queryTexts.set(document, payload.query);
         const invalid = validate(options.schema, document, rules);
         if (invalid.length > 0) {
           return invalid.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: "GRAPHQL_VALIDATION_FAILED" } }));
@@ -135,15 +138,12 @@ export function attachSubscriptions(options: SubscriptionServerOptions): Subscri
           contextValue,
         };
       },
-      // Each event says when its change was written, so clients can tell how fresh it is.
-      onNext: (_ctx, _id, _payload, args, result) => {
+      // Subscribers that sent the same operation share each event's result (see sharedSubscribe).
+      subscribe: (args) =>
+        sharedSubscribe(args, `${args.operationName ?? ""}\n${queryTexts.get(args.document)}\n${JSON.stringify(args.variableValues ?? {})}`),
+      onNext: (_ctx, _id, _payload, _args, result) => {
         const { errors, ...rest } = result as ExecutionResult;
-        const changedAt = (args.contextValue as Context).changedAt;
-        return {
-          ...rest,
-          ...(errors ? { errors: format(errors) } : {}),
-          ...(changedAt ? { extensions: { ...rest.extensions, changedAt: new Date(changedAt).toISOString() } } : {}),
-        };
+        return errors ? { ...rest, errors: format(errors) } : undefined;
       },
       onError: (_ctx, _id, _payload, errors) => format(errors),
       onClose: (ctx) => {

@@ -3,9 +3,7 @@
 -- they are committed. The payload is small JSON:
 --   s: the shelf, o: its owner, c: CREATED | UPDATED | DELETED,
 --   p: for a poster frame, its video (absent once the video is gone), f: true for a poster frame,
---   t: the writing transaction's start, in milliseconds since the epoch (for latency figures).
--- `t` is per transaction, so the identical notices of one transaction are sent once (PostgreSQL
--- folds duplicates).
+--   t: when the row was written, in milliseconds since the epoch (for latency figures).
 
 CREATE FUNCTION "notify_shelf_change"() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -21,7 +19,7 @@ BEGIN
     'c', CASE TG_OP WHEN 'INSERT' THEN 'CREATED' WHEN 'DELETE' THEN 'DELETED' ELSE 'UPDATED' END,
     'p', parent,
     'f', changed."thumbnailOfId" IS NOT NULL,
-    't', floor(extract(epoch FROM now()) * 1000)::bigint
+    't', floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint
   )::text);
   RETURN NULL;
 END
@@ -47,7 +45,7 @@ BEGIN
     'c', 'UPDATED',
     'p', parent,
     'f', parent IS NOT NULL,
-    't', floor(extract(epoch FROM now()) * 1000)::bigint
+    't', floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint
   )::text);
   RETURN NULL;
 END

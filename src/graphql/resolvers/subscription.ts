@@ -23,7 +23,6 @@ const readForEvent = new WeakMap<ShelfEvent, Promise<ListedShelf | null>>();
  */
 function forEvent(event: ShelfEvent, _args: unknown, context: Context): ShelfEvent {
   context.loaders = createLoaders(context.services);
-  context.changedAt = event.writtenAt;
   return event;
 }
 
