@@ -22,7 +22,8 @@
  *
  * Run: npm run bench:subscriptions
  * (optional env: BENCH_SUBSCRIBERS=1000, BENCH_VIDEOS=3, BENCH_VIDEO_SECONDS=8,
- *  BENCH_POSTGRES_URL (default TEST_POSTGRES_URL or postgresql://postgres@127.0.0.1:5432/postgres))
+ *  BENCH_POSTGRES_URL (default TEST_POSTGRES_URL or postgresql://postgres@127.0.0.1:5432/postgres),
+ *  BENCH_SERVICE_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"), BENCH_DEBUG=1 (latency by event kind))
  */
 import { execFile } from "node:child_process";
 import fsp from "node:fs/promises";
@@ -150,7 +151,7 @@ async function main(): Promise<void> {
 
     service = startChild(
       "service",
-      ["lib/main.js"],
+      [...(process.env.BENCH_SERVICE_NODE_ARGS?.split(" ").filter(Boolean) ?? []), "lib/main.js"],
       serviceEnv(path.join(root, "service"), databaseUrl, { JOBS_IMAGE_CONCURRENCY: "0", JOBS_AV_CONCURRENCY: "0", WS_CONNECTIONS_PER_MINUTE: "1000000" }),
       REPO_ROOT,
     );
