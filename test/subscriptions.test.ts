@@ -172,11 +172,11 @@ describe("subscriptions on the embedded database", () => {
       }
       // Each connection holds its library listener (the shelf one is refused: no such shelf).
       peak = Math.max(peak, await eventually("listeners registered", () => (events.listenerCount() >= 50 ? events.listenerCount() : undefined)));
-      await Promise.all(batch.map((c, i) => (i % 2 ? c.dispose() : (c.client.terminate(), Promise.resolve()))));
+      await Promise.all(batch.map((c, i) => (i % 2 ? c.dispose() : (c.drop(), Promise.resolve()))));
       await eventually("listeners released", () => (events.listenerCount() === 0 ? true : undefined));
     }
     assert.equal(peak, 50);
-    await eventually("sockets closed", () => (server.app.subscriptions.connections() === openBefore ? true : undefined));
+    await eventually("sockets closed", () => (server.app.subscriptions.connections() <= openBefore ? true : undefined));
     assert.equal(events.listenerCount(), 0);
   });
 });

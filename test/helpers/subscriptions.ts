@@ -15,6 +15,8 @@ export interface Connection {
   /** Settles once the server acknowledged connection_init. */
   acknowledged: Promise<void>;
   dispose(): Promise<void>;
+  /** Drops the TCP connection without a close handshake, as a lost network does. */
+  drop(): void;
 }
 
 /** A graphql-ws client on the service's /graphql, as Apollo Client or urql would open one. */
@@ -28,9 +30,11 @@ export function connect(url: string, connectionParams: Record<string, unknown> =
     onFail = reject;
   });
   acknowledged.catch(() => {});
+  let socket: WebSocket | undefined;
   class WithHeaders extends WebSocket {
     constructor(address: string, protocols?: string | string[]) {
       super(address, protocols, { headers });
+      socket = this;
     }
   }
   const client = createClient({
@@ -50,7 +54,7 @@ export function connect(url: string, connectionParams: Record<string, unknown> =
       error: (err) => onFail(err),
     },
   });
-  return { client, closed, acknowledged, dispose: () => client.dispose() as Promise<void> };
+  return { client, closed, acknowledged, dispose: () => client.dispose() as Promise<void>, drop: () => socket?.terminate() };
 }
 
 export interface Result<T> {
