@@ -75,6 +75,32 @@ describe("subscriptions on the embedded database", () => {
     await eventually("listeners gone", () => (server.app.services.events.listenerCount() === 0 ? true : undefined));
   });
 
+  test("rapid changes to one shelf are coalesced to a few a second, and the last one always arrives", async () => {
+    const auth = { token: await token("alice") };
+    const shelf = await uploadShelf(server.url, await makeImage(32, 32, "png"), "busy.png", auth);
+    const alice = await connectAs("alice");
+    const one = watch(alice, WatchShelfDocument, { id: shelf.id });
+    await eventually("the shelf listener", () => (server.app.services.events.listenerCount() > 0 ? true : undefined));
+    // What the bus hands out, before a subscriber's own queue folds what it has not yet sent.
+    const delivered: number[] = [];
+    const stop = await server.app.services.events.watchShelf(shelf.id, () => delivered.push(Date.now()));
+    const started = Date.now();
+    const steps = 40;
+    for (let i = 1; i <= steps; i++) {
+      await server.app.db.prisma.mediaFile.updateMany({ where: { shelfId: shelf.id }, data: { progress: i / steps } });
+    }
+    const writing = Date.now() - started;
+    const last = await one.until((r) => r.data?.shelfUpdated.shelf?.files[0]?.progress === 1);
+    await settle(600);
+    stop();
+    const allowed = Math.ceil((delivered.at(-1)! - started) / 250) + 1;
+    assert.ok(delivered.length <= allowed, `${delivered.length} events for ${steps} writes in ${writing} ms; at most ${allowed}`);
+    assert.ok(delivered.length < steps / 2, `coalesced: ${delivered.length} events for ${steps} writes`);
+    for (let i = 1; i < delivered.length; i++) assert.ok(delivered[i]! - delivered[i - 1]! >= 240, `events ${delivered[i]! - delivered[i - 1]!} ms apart`);
+    assert.equal(one.results.at(-1), last, "the final state is the last event");
+    one.stop();
+  });
+
   test("another owner's shelf is NOT_FOUND, and other owners' changes are not delivered", async () => {
     const auth = { token: await token("alice") };
     const shelf = await uploadShelf(server.url, await makeImage(32, 32, "png"), "private.png", auth);
