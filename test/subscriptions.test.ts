@@ -207,28 +207,47 @@ describe("subscriptions on the embedded database", () => {
   });
 });
 
-describe("connection rate", () => {
+describe("connection rate and keep-alive", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer("pglite", { WS_CONNECTIONS_PER_MINUTE: "4", WS_KEEPALIVE_MS: "1000" });
+  });
+  after(() => server.close());
+  const open = (options: WebSocket.ClientOptions = {}) => {
+    const ws = new WebSocket(`${server.url.replace("http", "ws")}/graphql`, "graphql-transport-ws", options);
+    ws.on("error", () => {});
+    return ws;
+  };
+
+  test("a client that stops answering pings is dropped", async () => {
+    // ws answers pings by itself unless told not to: this one is a peer that has gone silent.
+    const silent = open({ autoPong: false });
+    await new Promise((r) => silent.once("open", r));
+    let pings = 0;
+    silent.on("ping", () => pings++);
+    const started = Date.now();
+    const code = await new Promise<number>((r) => silent.once("close", (c) => r(c)));
+    assert.ok(pings >= 1, "the server pinged");
+    assert.equal(code, 1006, "terminated, not closed politely");
+    assert.ok(Date.now() - started < 5000, `dropped after ${Date.now() - started} ms`);
+  });
+
   test("an address opening more connections a minute than allowed is refused with 429", async () => {
-    const server = await startTestServer("pglite", { WS_CONNECTIONS_PER_MINUTE: "3" });
-    try {
-      const statuses: number[] = [];
-      for (let i = 0; i < 4; i++) {
-        statuses.push(
-          await new Promise<number>((resolve) => {
-            const ws = new WebSocket(`${server.url.replace("http", "ws")}/graphql`, "graphql-transport-ws");
-            ws.on("open", () => {
-              ws.close();
-              resolve(101);
-            });
-            ws.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
-            ws.on("error", () => {});
-          }),
-        );
-      }
-      assert.deepEqual(statuses, [101, 101, 101, 429]);
-    } finally {
-      await server.close();
+    const statuses: number[] = [];
+    // One was opened by the test before.
+    for (let i = 0; i < 4; i++) {
+      statuses.push(
+        await new Promise<number>((resolve) => {
+          const ws = open();
+          ws.on("open", () => {
+            ws.close();
+            resolve(101);
+          });
+          ws.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+        }),
+      );
     }
+    assert.deepEqual(statuses, [101, 101, 101, 429]);
   });
 });
 

@@ -74,16 +74,23 @@ export function postgresListener(options: ListenerOptions): { listen: Listen; cl
       const first = !set;
       if (!set) handlers.set(channel, (set = new Set()));
       set.add(onPayload);
-      // A new client LISTENs to every known channel as it opens; an open one is told of a new channel.
-      const hadClient = Boolean(client);
-      const c = await connection();
-      if (first && hadClient) await c.query(`LISTEN ${quoted(channel)}`);
-      return async () => {
+      const unlisten = async () => {
         set.delete(onPayload);
         if (set.size > 0 || handlers.get(channel) !== set) return;
         handlers.delete(channel);
         await client?.query(`UNLISTEN ${quoted(channel)}`).catch(() => {});
       };
+      try {
+        // A new client LISTENs to every known channel as it opens; an open one is told of a new channel.
+        const hadClient = Boolean(client);
+        const c = await connection();
+        if (first && hadClient) await c.query(`LISTEN ${quoted(channel)}`);
+      } catch (err) {
+        // The caller may try again; a handler left behind would hear every notice twice then.
+        await unlisten();
+        throw err;
+      }
+      return unlisten;
     },
     async close() {
       closed = true;
