@@ -212,6 +212,8 @@ async function main(): Promise<void> {
       for (const r of received) byKind.set(r.kind, [...(byKind.get(r.kind) ?? []), r.latencyMs]);
       for (const [kind, values] of byKind) console.log(kind, values.length, "p50", percentile(values.sort((a, b) => a - b), 50), "max", values.at(-1));
     }
+    // Latency is wall time: on a machine shared with other work it grows with the load.
+    console.log(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")} on ${os.cpus().length} cores`);
     console.log(`service CPU ${cpuMs.toFixed(0)} ms: ${cpuPerThousand.toFixed(1)} ms per 1,000 events`);
     console.log("");
     console.table([
