@@ -323,6 +323,15 @@ describe("subscriptions across processes on PostgreSQL", () => {
         15_000,
       );
       assert.match(service.logs.join("\n"), /notification listener lost its connection/);
+
+      // Deleted with its poster frames: one DELETED, and nothing after it about the video.
+      const before = library.results.length;
+      await gql(service.url, DeleteShelfDocument, { id: video.id }, auth);
+      assert.deepEqual((await shelf.until((r) => r.data?.shelfUpdated.change === "DELETED")).data!.shelfUpdated, { change: "DELETED", shelfId: video.id, shelf: null });
+      assert.equal(await shelf.done, undefined);
+      await library.until((r) => r.data?.libraryUpdated.change === "DELETED");
+      await settle();
+      assert.deepEqual(library.results.slice(before).map((r) => [r.data?.libraryUpdated.change, r.data?.libraryUpdated.shelfId]), [["DELETED", video.id]]);
     } catch (err) {
       console.error(output);
       throw err;
