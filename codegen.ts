@@ -33,6 +33,7 @@ const config: CodegenConfig = {
           Viewer: "../context.js#LibraryParent",
           MediaKindInfo: "../../media/kinds.js#KindSpec",
           DeleteShelfPayload: "../context.js#DeleteShelfResult",
+          ShelfUpdate: "../../events/bus.js#ShelfEvent",
         },
       },
     },

@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
+import { makeExecutableSchema } from "@graphql-tools/schema";
 import { ApiKeyService } from "./auth/apikeys.js";
 import { createViewerResolver } from "./auth/viewer.js";
 import type { Config } from "./config.js";
@@ -10,6 +11,7 @@ import { applyPendingMigrations } from "./db/migrate.js";
 import { resolvers } from "./graphql/resolvers/index.js";
 import { loadPersistedOperations } from "./graphql/persisted-operations.js";
 import { createHttpApp } from "./http/server.js";
+import { attachSubscriptions, type SubscriptionServer } from "./http/websocket.js";
 import { buildEngine } from "./engine.js";
 import type { Services } from "./media/services.js";
 
@@ -20,6 +22,7 @@ export interface RunningApp {
   server: http.Server;
   services: Services;
   db: Database;
+  subscriptions: SubscriptionServer;
   close(): Promise<void>;
 }
 
@@ -52,12 +55,14 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     const engine = buildEngine(config, db, log);
     const { services } = engine;
     const apiKeys = new ApiKeyService(db.prisma);
+    const typeDefs = await fs.readFile(SCHEMA_FILE, "utf8");
+    const resolveViewer = createViewerResolver(config.auth, (key) => apiKeys.lookup(key));
 
     const { app, apollo } = await createHttpApp({
-      typeDefs: await fs.readFile(SCHEMA_FILE, "utf8"),
+      typeDefs,
       resolvers,
       services,
-      resolveViewer: createViewerResolver(config.auth, (key) => apiKeys.lookup(key)),
+      resolveViewer,
       production: config.production,
       limits: config.graphqlLimits,
       introspection: config.introspection,
@@ -73,6 +78,19 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     });
 
     const server = http.createServer(app);
+    const subscriptions = attachSubscriptions({
+      server,
+      schema: makeExecutableSchema({ typeDefs, resolvers: resolvers as never }),
+      services,
+      resolveViewer,
+      cors: config.cors,
+      subscriptions: config.subscriptions,
+      limits: config.graphqlLimits,
+      production: config.production,
+      introspection: config.introspection,
+      log,
+      persistedOperations,
+    });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(config.port, config.host, resolve);
@@ -87,7 +105,10 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
       server,
       services,
       db,
+      subscriptions,
       async close() {
+        // WebSocket connections first: the HTTP server's close waits for every socket.
+        await subscriptions.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();

@@ -1,5 +1,6 @@
 import type { Config } from "./config.js";
 import type { Database } from "./db/client.js";
+import { ShelfEvents } from "./events/bus.js";
 import { JobQueue, type QueueName } from "./jobs/queue.js";
 import { WorkerPool } from "./jobs/workers.js";
 import { DeletionQueue } from "./media/deletions.js";
@@ -87,10 +88,13 @@ export function buildEngine(config: Config, db: Database, log: (message: string)
   pools.set("image", new WorkerPool("image", queue, handle, { ...poolOptions, concurrency: config.jobs.imageConcurrency }));
   pools.set("av", new WorkerPool("av", queue, handle, { ...poolOptions, concurrency: config.jobs.avConcurrency }));
   const workers = [...pools.values()].filter((p) => p.concurrency > 0);
+  // Listens to the database only once something subscribes: workers and the CLI never do.
+  const events = new ShelfEvents(db.listen, { log });
   return {
-    services: { storages, kinds, shelves, relations, listing: new ShelfListing(db, relations), deletions, versions, thumbnails },
+    services: { storages, kinds, shelves, relations, listing: new ShelfListing(db, relations), deletions, versions, thumbnails, events },
     workers,
     async close() {
+      await events.close();
       await Promise.all(workers.map((w) => w.stop()));
       await deletions.stop();
       storages.close();

@@ -6,6 +6,8 @@ export interface Viewer {
   ownerId: string;
   /** Admins see and manage every owner's library. */
   admin: boolean;
+  /** When the token stops being valid (ms since the epoch); long-lived connections end then. */
+  expiresAt?: number;
 }
 
 export interface AuthOptions {
@@ -73,7 +75,11 @@ export function createViewerResolver(options: AuthOptions, apiKeys?: ApiKeyLooku
       throw new MediaError("UNAUTHENTICATED", reason);
     }
     if (typeof payload.sub !== "string" || payload.sub === "") throw new MediaError("UNAUTHENTICATED", "The token has no subject");
-    return { ownerId: payload.sub, admin: rolesOf(payload, options.rolesClaim).includes(options.adminRole) };
+    return {
+      ownerId: payload.sub,
+      admin: rolesOf(payload, options.rolesClaim).includes(options.adminRole),
+      expiresAt: payload.exp! * 1000,
+    };
   };
 }
 

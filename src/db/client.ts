@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import { PrismaClient } from "./generated/client.js";
 import type { Prisma } from "./generated/client.js";
+import type { Listen } from "./notifications.js";
 
 export type { PrismaClient };
 /** A statement run by the driver itself: see `Database.query`. */
@@ -24,6 +25,11 @@ export interface Database {
   adapterFactory: SqlMigrationAwareDriverAdapterFactory;
   /** "embedded" (PGlite in this process) or "postgresql". */
   flavour: "embedded" | "postgresql";
+  /**
+   * Hears NOTIFY payloads on a channel: on PostgreSQL those of every process, through a
+   * connection opened on first use; on the embedded database those of this process.
+   */
+  listen: Listen;
   close(): Promise<void>;
 }
 
@@ -56,6 +62,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   let closeDriver: () => Promise<void>;
   let flavour: Database["flavour"];
   let run: (text: string, values: unknown[]) => Promise<unknown[]>;
+  let listen: Listen;
   // Each driver is loaded only for the database in use: PGlite alone is tens of MiB of code.
   if (options.databaseUrl) {
     const [{ PrismaPg }, { default: pg }] = await Promise.all([import("@prisma/adapter-pg"), import("pg")]);
@@ -70,13 +77,20 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     // when that pool ends, not when its connection goes back to a shared pool.
     adapterFactory = new PrismaPg({ connectionString: options.databaseUrl });
     run = async (text, values) => (await pool.query({ name: statementName(text), text, values })).rows;
-    closeDriver = () => pool.end();
+    const { postgresListener } = await import("./notifications.js");
+    const listener = postgresListener({ connectionString: options.databaseUrl, log: options.log });
+    listen = listener.listen;
+    closeDriver = async () => {
+      await listener.close();
+      await pool.end();
+    };
     flavour = "postgresql";
   } else {
     const { openEmbedded } = await import("./embedded.js");
     const embedded = await openEmbedded(options.embeddedDbDir, options.log);
     adapterFactory = clientAdapter = embedded.adapterFactory;
     run = embedded.query;
+    listen = embedded.listen;
     closeDriver = embedded.close;
     flavour = "embedded";
   }
@@ -96,6 +110,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     },
     adapterFactory,
     flavour,
+    listen,
     async close() {
       await prisma.$disconnect();
       await closeDriver();

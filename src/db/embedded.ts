@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import { PGlite } from "@electric-sql/pglite";
 import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import { PrismaPGlite } from "pglite-prisma-adapter";
+import type { Listen } from "./notifications.js";
 import { EmbeddedVacuum } from "./vacuum.js";
 
 /** How often the embedded database is vacuumed: see EmbeddedVacuum. */
@@ -48,6 +49,8 @@ export interface Embedded {
   adapterFactory: SqlMigrationAwareDriverAdapterFactory;
   /** A statement run by PGlite itself, rows as objects with its own parsing. */
   query(text: string, values: unknown[]): Promise<unknown[]>;
+  /** Hears NOTIFY payloads sent by this database (so, by this process). */
+  listen: Listen;
   /** The upkeep that runs every few minutes (VACUUM, and ANALYZE where due), now. */
   vacuum(): Promise<void>;
   close(): Promise<void>;
@@ -65,6 +68,10 @@ export async function openEmbedded(dir: string, log: (message: string) => void =
   return {
     adapterFactory: new PrismaPGlite(withFastByteaReads(pglite)),
     query: async (text, values) => (await pglite.query(text, values)).rows,
+    listen: async (channel, onPayload) => {
+      const unlisten = await pglite.listen(channel, onPayload);
+      return () => unlisten();
+    },
     vacuum: () => upkeep.run(),
     async close() {
       await upkeep.stop();

@@ -131,7 +131,7 @@ export async function createHttpApp(options: HttpOptions): Promise<{ app: expres
  * The limit rules report their refusals as validation errors (400, GRAPHQL_VALIDATION_FAILED);
  * left to their default they throw, which the server would answer with a 500.
  */
-function limitRules(limits: HttpOptions["limits"], production: boolean) {
+export function limitRules(limits: HttpOptions["limits"], production: boolean) {
   const common = {
     exposeLimits: !production,
     propagateOnRejection: false,

@@ -1,3 +1,4 @@
+import type { ShelfEvents } from "../events/bus.js";
 import type { StorageRegistry } from "../storage/registry.js";
 import type { DeletionQueue } from "./deletions.js";
 import type { KindRegistry } from "./kinds.js";
@@ -17,4 +18,6 @@ export interface Services {
   deletions: DeletionQueue;
   versions: VersionService;
   thumbnails: ThumbnailService;
+  /** Changes to shelves, from every process sharing the database. */
+  events: ShelfEvents;
 }

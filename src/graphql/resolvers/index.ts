@@ -5,6 +5,7 @@ import { mediaFileResolvers } from "./mediaFile.js";
 import { mutationResolvers } from "./mutation.js";
 import { queryResolvers } from "./query.js";
 import { shelfResolvers } from "./shelf.js";
+import { subscriptionResolvers } from "./subscription.js";
 
 export const resolvers: Resolvers = {
   DateTime: DateTimeResolver,
@@ -14,4 +15,5 @@ export const resolvers: Resolvers = {
   ...mutationResolvers,
   ...shelfResolvers,
   ...mediaFileResolvers,
+  ...subscriptionResolvers,
 };
