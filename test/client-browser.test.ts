@@ -11,7 +11,8 @@ import { buildClient } from "../scripts/build-client.js";
 import { sha256 } from "./helpers/media.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
-const SHOTS = "/work/briefs/shots";
+/** Where copies of the screenshots go for a person to look at, when set; the test keeps its own in its sandbox. */
+const SHOTS = process.env.TEST_SCREENSHOTS_DIR;
 
 /** The page a frontend on another origin would be: the built bundle, a file input, a progress bar, a list. */
 const PAGE = `<!doctype html>
@@ -61,14 +62,6 @@ const PAGE = `<!doctype html>
 </script>
 </body></html>`;
 
-async function preflightAllowed(apiUrl: string, origin: string): Promise<boolean> {
-  const res = await fetch(`${apiUrl}/graphql`, {
-    method: "OPTIONS",
-    headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "content-type,apollo-require-preflight" },
-  });
-  return res.headers.get("access-control-allow-origin") === origin;
-}
-
 describe("client kit in Chromium, on another origin", () => {
   let server: TestServer;
   let pageServer: http.Server;
@@ -96,8 +89,7 @@ describe("client kit in Chromium, on another origin", () => {
     await fs.rm(profile, { recursive: true, force: true });
   });
 
-  it("uploads a file with progress shown on the page and lists it", async (t) => {
-    if (!(await preflightAllowed(server.url, pageOrigin))) return t.skip("the service does not answer CORS preflights for this origin");
+  it("uploads a file with progress shown on the page and lists it", async () => {
     context = await chromium.launchPersistentContext(profile, {
       executablePath: "/usr/bin/chromium",
       args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
@@ -133,8 +125,7 @@ describe("client kit in Chromium, on another origin", () => {
 
     const shot = path.join(server.sandbox, "client-upload.png");
     await page.screenshot({ path: shot });
-    await fs.mkdir(SHOTS, { recursive: true });
-    await fs.copyFile(shot, path.join(SHOTS, "client-upload.png"));
+    if (SHOTS) await fs.mkdir(SHOTS, { recursive: true }).then(() => fs.copyFile(shot, path.join(SHOTS, "client-upload.png")));
     assert.deepEqual(failed, [], "no request failed");
     assert.deepEqual(errors, [], "no error on the page");
   });

@@ -6,37 +6,18 @@ import { after, before, describe, test } from "node:test";
 import { SignJWT } from "jose";
 import type { Page } from "playwright-core";
 import sharp from "sharp";
-import { WebSocket } from "ws";
 import { buildGraphiqlAssets } from "../scripts/graphiql-assets.js";
 import { launchGuardedBrowser, type GuardedBrowser } from "./helpers/chromium.js";
+import { makeMp4 } from "./helpers/media.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 const SECRET = "a-secret-for-the-ide-tests-that-is-long-enough";
 const OWNER = "ide-owner";
 // A copy of each screenshot for people reviewing a run; the test's own sit in its sandbox.
-const SHOTS_COPY_DIR = process.env.GRAPHIQL_SHOTS_DIR ?? "/work/briefs/shots";
+const SHOTS_COPY_DIR = process.env.TEST_SCREENSHOTS_DIR;
 
 async function tokenFor(sub: string): Promise<string> {
   return new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(sub).setExpirationTime("1h").sign(new TextEncoder().encode(SECRET));
-}
-
-/** True when the service speaks graphql-ws on /graphql (connection_init answered by connection_ack). */
-async function subscriptionsAnswer(url: string, token: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new WebSocket(url.replace(/^http/, "ws") + "/graphql", "graphql-transport-ws");
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      socket.removeAllListeners();
-      socket.on("error", () => {});
-      socket.terminate();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), 3000);
-    socket.on("open", () => socket.send(JSON.stringify({ type: "connection_init", payload: { Authorization: `Bearer ${token}` } })));
-    socket.on("message", (data) => done(JSON.parse(String(data)).type === "connection_ack"));
-    socket.on("error", () => done(false));
-    socket.on("close", () => done(false));
-  });
 }
 
 async function graphqlFromNode(url: string, token: string, query: string, variables: object = {}) {
@@ -53,7 +34,6 @@ describe("GraphiQL in the browser", async () => {
   let browser: GuardedBrowser;
   let token: string;
   let shotsDir: string;
-  let subscriptionsAvailable = false;
 
   before(async () => {
     await buildGraphiqlAssets();
@@ -62,7 +42,6 @@ describe("GraphiQL in the browser", async () => {
     shotsDir = path.join(server.sandbox, "shots");
     await fs.mkdir(shotsDir, { recursive: true });
     browser = await launchGuardedBrowser();
-    subscriptionsAvailable = await subscriptionsAnswer(server.url, token);
   });
 
   after(async () => {
@@ -73,7 +52,7 @@ describe("GraphiQL in the browser", async () => {
   async function screenshot(page: Page, name: string): Promise<void> {
     const file = path.join(shotsDir, `graphiql-${name}.png`);
     await page.screenshot({ path: file });
-    await fs.mkdir(SHOTS_COPY_DIR, { recursive: true }).then(() => fs.copyFile(file, path.join(SHOTS_COPY_DIR, `graphiql-${name}.png`))).catch(() => {});
+    if (SHOTS_COPY_DIR) await fs.mkdir(SHOTS_COPY_DIR, { recursive: true }).then(() => fs.copyFile(file, path.join(SHOTS_COPY_DIR, `graphiql-${name}.png`))).catch(() => {});
   }
 
   /** Opens the IDE as a returning user whose headers (the bearer token) are kept by GraphiQL's "persist headers" setting. */
@@ -106,7 +85,19 @@ describe("GraphiQL in the browser", async () => {
     await page.locator(".graphiql-execute-button:not([aria-haspopup])").click();
     return resultWhen(page, done);
   }
-  async function resultWhen(page: Page, done: (result: any) => boolean, timeoutMs = 20_000): Promise<any> {
+  /** Runs the editor's subscription; resolves once the service has acknowledged its socket. */
+  async function startSubscription(page: Page): Promise<void> {
+    const acknowledged = new Promise<void>((resolve) => {
+      page.once("websocket", (socket) =>
+        socket.on("framereceived", (frame) => {
+          if (String(frame.payload).includes("connection_ack")) resolve();
+        }),
+      );
+    });
+    await page.locator(".graphiql-execute-button:not([aria-haspopup])").click();
+    await acknowledged;
+  }
+  async function resultWhen(page: Page, done: (result: any) => boolean, timeoutMs = 20_000, eachRead?: () => Promise<void>): Promise<any> {
     const deadline = Date.now() + timeoutMs;
     let text = "";
     while (Date.now() < deadline) {
@@ -117,6 +108,7 @@ describe("GraphiQL in the browser", async () => {
       } catch {
         // still empty, or a spinner's placeholder
       }
+      await eachRead?.();
       await new Promise((r) => setTimeout(r, 100));
     }
     await screenshot(page, "unexpected-result");
@@ -154,9 +146,7 @@ describe("GraphiQL in the browser", async () => {
     });
     assert.deepEqual(violations, []);
     await screenshot(page, "loaded");
-    // Without graphql-ws on the server that socket is refused at its handshake, which Chromium logs.
-    const problems = subscriptionsAvailable ? browser.problems : browser.problems.filter((p) => !/WebSocket connection .* failed: Error during WebSocket handshake/.test(p));
-    assert.deepEqual(problems, []);
+    assert.deepEqual(browser.problems, []);
     browser.problems.length = 0;
     await page.close();
   });
@@ -292,14 +282,11 @@ describe("GraphiQL in the browser", async () => {
     await page.close();
   });
 
-  // Skipped while the service answers no graphql-ws handshake (availability is known only once it runs).
-  test("a subscription started in the IDE shows the library's changes", async (t) => {
-    if (!subscriptionsAvailable) return t.skip("the service answers no graphql-ws subscriptions on /graphql");
+  test("a subscription started in the IDE shows the library's changes", async () => {
     const page = await openIde();
     await setQuery(page, "subscription Library {\n  libraryUpdated { change shelfId shelf { title } }\n}\n", "Library");
-    await page.locator(".graphiql-execute-button").click();
-    // Give the socket time to connect and subscribe before the change is made.
-    await new Promise((r) => setTimeout(r, 1000));
+    await startSubscription(page);
+    await new Promise((r) => setTimeout(r, 200));
     const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: "#0a0" } }).png().toBuffer();
     const form = new FormData();
     form.append("operations", JSON.stringify({ query: "mutation ($input: UploadShelfInput!) { uploadShelf(input: $input) { id } }", variables: { input: { file: null, title: "Seen live" } } }));
@@ -312,6 +299,59 @@ describe("GraphiQL in the browser", async () => {
     const shown = await resultWhen(page, (r) => r.data?.libraryUpdated?.shelfId === id);
     assert.deepEqual(shown.data.libraryUpdated, { change: "CREATED", shelfId: id, shelf: { title: "Seen live" } });
     await screenshot(page, "subscription");
+    await page.locator(".graphiql-execute-button").click(); // stops it
+    assert.deepEqual(browser.problems, []);
+    await page.close();
+  });
+
+  test("a shelf subscription in the IDE shows a transcode's progress up to READY", async () => {
+    // A video long enough that its 720p version takes a few progress reports to make.
+    const video = await makeMp4(12, "1280x720");
+    const form = new FormData();
+    form.append("operations", JSON.stringify({ query: "mutation ($input: UploadShelfInput!) { uploadShelf(input: $input) { id } }", variables: { input: { file: null } } }));
+    form.append("map", JSON.stringify({ 0: ["variables.input.file"] }));
+    form.append("0", new Blob([new Uint8Array(video)]), "watched.mp4");
+    const uploaded = (await (
+      await fetch(`${server.url}/graphql`, { method: "POST", headers: { authorization: `Bearer ${token}`, "apollo-require-preflight": "true" }, body: form })
+    ).json()) as any;
+    const id = uploaded.data.uploadShelf.id as string;
+    const page = await openIde();
+    await setQuery(page, "subscription Watch($id: ID!) {\n  shelfUpdated(id: $id) { change shelfId shelf { files { preset status progress } } }\n}\n", "Watch");
+    await setVariables(page, JSON.stringify({ id }));
+    await startSubscription(page);
+    await new Promise((r) => setTimeout(r, 200));
+    // Eager versions are off in the tests' service: ask for the version, as a player would.
+    const asked = await fetch(`${server.url}/graphql`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ query: 'query ($id: ID!) { shelf(id: $id) { version(preset: "mp4-720p") { status } } }', variables: { id } }),
+    });
+    assert.equal(asked.status, 200);
+    // What the result pane shows, read as a person watching it would, until the version is READY.
+    const seen: { status: string; progress: number | null }[] = [];
+    const version = (result: any) =>
+      result.data?.shelfUpdated?.shelfId === id ? result.data.shelfUpdated.shelf?.files.find((f: any) => f.preset === "mp4-720p") : undefined;
+    let shotTaken = false;
+    await resultWhen(
+      page,
+      (result) => {
+        const file = version(result);
+        if (file && (seen.length === 0 || seen.at(-1)!.status !== file.status || seen.at(-1)!.progress !== file.progress)) seen.push(file);
+        return file?.status === "READY";
+      },
+      120_000,
+      async () => {
+        if (!shotTaken && seen.at(-1)?.status === "PROCESSING" && (seen.at(-1)!.progress ?? 0) > 0) {
+          shotTaken = true;
+          await screenshot(page, "subscription-progress");
+        }
+      },
+    );
+    const processing = seen.filter((f) => f.status === "PROCESSING").map((f) => f.progress ?? 0);
+    assert.ok(processing.some((p) => p > 0 && p < 1), `progress was shown while PROCESSING: ${JSON.stringify(seen)}`);
+    for (let i = 1; i < processing.length; i++) assert.ok(processing[i]! >= processing[i - 1]!, `progress only rises: ${JSON.stringify(seen)}`);
+    assert.equal(seen.at(-1)!.status, "READY");
+    await screenshot(page, "subscription-ready");
     await page.locator(".graphiql-execute-button").click(); // stops it
     assert.deepEqual(browser.problems, []);
     await page.close();
