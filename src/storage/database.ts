@@ -83,7 +83,7 @@ export class DatabaseStorage extends StorageBase {
         if (!isUniqueViolation(err)) throw err;
       }
     }
-    throw new StorageError(this.allowOverwrite ? "STORAGE_UNAVAILABLE" : "NAME_TOO_LONG", `No free name found for ${JSON.stringify(name)}`);
+    throw new StorageError(this.allowOverwrite ? "STORAGE_UNAVAILABLE" : "NAME_UNAVAILABLE", `No free name found for ${JSON.stringify(name)}`);
   }
 
   async open(name: string, range: ByteRange = {}): Promise<Readable> {

@@ -87,7 +87,7 @@ export class FileSystemStorage extends StorageBase {
         if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw fsError(err);
       }
     }
-    throw new StorageError("NAME_TOO_LONG", `No free name found for ${JSON.stringify(name)}`);
+    throw new StorageError("NAME_UNAVAILABLE", `No free name found for ${JSON.stringify(name)}`);
   }
 
   async open(name: string, range: ByteRange = {}): Promise<Readable> {

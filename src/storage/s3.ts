@@ -117,7 +117,7 @@ export class S3Storage extends StorageBase {
         return candidate;
       }
     }
-    throw new StorageError("NAME_TOO_LONG", `No free name found for ${JSON.stringify(name)}`);
+    throw new StorageError("NAME_UNAVAILABLE", `No free name found for ${JSON.stringify(name)}`);
   }
 
   async open(name: string, range: ByteRange = {}): Promise<Readable> {
