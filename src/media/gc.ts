@@ -1,5 +1,5 @@
 import type { PrismaClient } from "../db/client.js";
-import type { Storage } from "../storage/contract.js";
+import { StorageError, type Storage } from "../storage/contract.js";
 import { DatabaseStorage } from "../storage/database.js";
 import type { StorageRegistry } from "../storage/registry.js";
 
@@ -47,7 +47,13 @@ export async function collectGarbage(prisma: PrismaClient, storages: StorageRegi
 
 /** Every file name under `dir`, one directory's files at a time, so memory stays flat. */
 async function* walk(storage: Storage, dir: string): AsyncGenerator<string[]> {
-  const { directories, files } = await storage.listdir(dir);
+  const listing = await storage.listdir(dir).catch((err: unknown) => {
+    // Emptied and removed since its parent was listed (local disk prunes empty directories).
+    if (dir !== "" && err instanceof StorageError && err.code === "NOT_FOUND") return undefined;
+    throw err;
+  });
+  if (!listing) return;
+  const { directories, files } = listing;
   const prefix = dir === "" ? "" : `${dir}/`;
   const names = files.map((f) => prefix + f);
   if (names.length > 0) yield names;
