@@ -77,6 +77,14 @@ export interface Storage {
    * place); `undefined` for every other backend.
    */
   path(name: string): string | undefined;
+
+  /**
+   * Optional: removes what saves cut short (a crash mid-write) left where listdir cannot see it,
+   * such as unfinished database rows or S3 multipart uploads, idle since before `before`.
+   * Returns how many were removed (counted only, on a dry run).
+   * @throws StorageError NOT_SUPPORTED (the store cannot list them), STORAGE_UNAVAILABLE
+   */
+  sweepIncomplete?(before: Date, options?: { dryRun?: boolean }): Promise<number>;
 }
 
 export interface ByteRange {

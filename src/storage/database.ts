@@ -175,10 +175,10 @@ export class DatabaseStorage extends StorageBase {
   }
 
   /** Removes rows of saves that never finished (a crash mid-write), idle since before `before`; returns how many. */
-  async sweepIncomplete(before: Date): Promise<number> {
-    const { count } = await this.db(() =>
-      this.prisma.storedObject.deleteMany({ where: { storage: this.alias, complete: false, modifiedAt: { lt: before } } }),
-    );
+  async sweepIncomplete(before: Date, options: { dryRun?: boolean } = {}): Promise<number> {
+    const where = { storage: this.alias, complete: false, modifiedAt: { lt: before } };
+    if (options.dryRun) return this.db(() => this.prisma.storedObject.count({ where }));
+    const { count } = await this.db(() => this.prisma.storedObject.deleteMany({ where }));
     return count;
   }
 

@@ -16,6 +16,7 @@ import { StorageBase } from "./base.js";
 import { StorageError, unavailable, type ByteRange, type SaveOptions, type UrlOptions } from "./contract.js";
 import { sliceBytes } from "../streams/slice.js";
 import { assertSafeName } from "./naming.js";
+import { sweepIncompleteUploads } from "./s3-incomplete.js";
 import { writeError } from "./streams.js";
 
 /** Object parameters applied to every upload (django-storages' AWS_S3_OBJECT_PARAMETERS). */
@@ -118,6 +119,11 @@ export class S3Storage extends StorageBase {
       }
     }
     throw new StorageError("NAME_UNAVAILABLE", `No free name found for ${JSON.stringify(name)}`);
+  }
+
+  /** Aborts the multipart uploads a crash left under this storage's prefix (see sweepIncompleteUploads). */
+  sweepIncomplete(before: Date, options?: { dryRun?: boolean }): Promise<number> {
+    return sweepIncompleteUploads({ client: this.client, bucket: this.bucket, prefix: this.prefix }, before, options);
   }
 
   async open(name: string, range: ByteRange = {}): Promise<Readable> {
