@@ -79,3 +79,11 @@ export function runProcess(command: string, args: string[], options: RunOptions)
     });
   });
 }
+
+/** Where the tools' own words about a failure go: the server log, never a client's message. */
+export type ToolLog = (message: string) => void;
+
+/** The last line a tool wrote to stderr, where its reason for failing is. */
+export function lastLine(stderr: string): string {
+  return stderr.trim().split("\n").pop() || "(nothing on stderr)";
+}
