@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { checkSetting, commaList, ConfigError, formatIssues, parseJsonSetting } from "./config-parsing.js";
@@ -86,7 +87,7 @@ const EnvSchema = z.object({
   VIDEO_POSTER_POSITIONS: z.string().default("0.1,0.5,0.9"),
   TRANSCODE_TIMEOUT_MS: z.coerce.number().int().positive().default(2 * 60 * 60_000),
   IMAGE_TIMEOUT_S: z.coerce.number().int().positive().default(60),
-  JOBS_IMAGE_CONCURRENCY: z.coerce.number().int().min(0).default(2),
+  JOBS_IMAGE_CONCURRENCY: z.coerce.number().int().min(0).default(() => availableParallelism()),
   JOBS_AV_CONCURRENCY: z.coerce.number().int().min(0).default(1),
   JOBS_POLL_MS: z.coerce.number().int().min(50).default(1000),
   JOBS_LEASE_MS: z.coerce.number().int().min(1000).default(60_000),

@@ -39,8 +39,9 @@ export function buildEngine(config: Config, db: Database, log: (message: string)
   const queue = new JobQueue(db.prisma, { leaseMs: config.jobs.leaseMs, query: db.query });
   const pools = new Map<QueueName, WorkerPool>();
   const kick = (name: QueueName, jobIds?: readonly string[]) => pools.get(name)?.kick(jobIds);
-  const ffmpeg = { ffmpegPath: config.ffmpeg.ffmpegPath, timeoutMs: config.versions.transcodeTimeoutMs };
-  const ffprobe = { ffprobePath: config.ffmpeg.ffprobePath, timeoutMs: config.ffmpeg.probeTimeoutMs };
+  // The tools' own words about a failure name server paths: they go to the log, not to clients.
+  const ffmpeg = { ffmpegPath: config.ffmpeg.ffmpegPath, timeoutMs: config.versions.transcodeTimeoutMs, log };
+  const ffprobe = { ffprobePath: config.ffmpeg.ffprobePath, timeoutMs: config.ffmpeg.probeTimeoutMs, log };
   const versions = new VersionService({
     prisma: db.prisma,
     query: db.query,
@@ -49,7 +50,7 @@ export function buildEngine(config: Config, db: Database, log: (message: string)
     presets: config.versions.presets,
     queue,
     transcoders: defaultTranscoders({
-      image: { maxPixels: config.image.maxPixels, timeoutSeconds: config.versions.imageTimeoutSeconds },
+      image: { maxPixels: config.image.maxPixels, timeoutSeconds: config.versions.imageTimeoutSeconds, log },
       ffmpeg,
     }),
     settings: {
@@ -70,7 +71,7 @@ export function buildEngine(config: Config, db: Database, log: (message: string)
     relations,
     versions,
     kick,
-    staging: { image: config.image, ffprobe },
+    staging: { image: { ...config.image, log }, ffprobe },
   });
   const thumbnails = new ThumbnailService({
     prisma: db.prisma,

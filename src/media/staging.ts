@@ -9,7 +9,7 @@ import { fileTypeFromBuffer } from "file-type";
 import type { MediaKind } from "../db/generated/enums.js";
 import type { Storage } from "../storage/contract.js";
 import type { StorageRegistry } from "../storage/registry.js";
-import { analyzeAudioVideo, analyzeImage, type MediaInfo } from "../transcode/analyze.js";
+import { analyzeAudioVideo, analyzeImage, type MediaInfo, type ProbeOptions } from "../transcode/analyze.js";
 import { AnalysisError } from "../transcode/errors.js";
 import { StreamChecksum } from "../streams/checksum.js";
 import { limitSize } from "../streams/limit.js";
@@ -30,8 +30,8 @@ export interface IncomingFile {
 export interface StagingOptions {
   kinds: KindRegistry;
   storages: StorageRegistry;
-  image: { maxPixels: number };
-  ffprobe: { ffprobePath: string; timeoutMs: number };
+  image: { maxPixels: number; log?: (message: string) => void };
+  ffprobe: ProbeOptions;
 }
 
 /** A file whose bytes are stored under a temporary name, checked and analysed, not yet recorded. */
@@ -193,7 +193,7 @@ async function analyze(
   try {
     return await withLocalFile(storage, name, (file) =>
       spec.analyzer === "image"
-        ? analyzeImage(file, { maxPixels: Math.min(spec.maxPixels ?? Infinity, options.image.maxPixels) })
+        ? analyzeImage(file, { maxPixels: Math.min(spec.maxPixels ?? Infinity, options.image.maxPixels), log: options.image.log })
         : analyzeAudioVideo(file, format.demuxer ?? "", options.ffprobe),
     );
   } catch (err) {

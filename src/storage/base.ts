@@ -53,7 +53,7 @@ export abstract class StorageBase implements Storage {
       if (!tooLong && (this.allowOverwrite || !(await this.exists(candidate)))) return candidate;
       candidate = this.alternativeFor(name, maxLength);
     }
-    throw new StorageError("NAME_TOO_LONG", `No free name found for ${JSON.stringify(name)}`);
+    throw new StorageError("NAME_UNAVAILABLE", `No free name found for ${JSON.stringify(name)}`);
   }
 
   /** An alternative to `name`, its root cut so the result fits `maxLength` (Django's truncation). */

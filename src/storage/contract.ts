@@ -11,7 +11,7 @@ export interface Storage {
    * overwriting is not allowed, and returns the name actually used. Nothing is visible under
    * that name until every byte is written. Errors from `content` are rethrown as they are,
    * after anything partly written has been removed.
-   * @throws StorageError SUSPICIOUS_NAME, NAME_TOO_LONG, STORAGE_UNAVAILABLE
+   * @throws StorageError SUSPICIOUS_NAME, NAME_TOO_LONG, NAME_UNAVAILABLE, STORAGE_UNAVAILABLE
    */
   save(name: string, content: Readable, options?: SaveOptions): Promise<string>;
 
@@ -59,7 +59,7 @@ export interface Storage {
   /**
    * Django's get_available_name: `name` if it is free (or overwriting is allowed), else an
    * alternative, never longer than `maxLength`.
-   * @throws StorageError SUSPICIOUS_NAME, NAME_TOO_LONG, STORAGE_UNAVAILABLE
+   * @throws StorageError SUSPICIOUS_NAME, NAME_TOO_LONG, NAME_UNAVAILABLE, STORAGE_UNAVAILABLE
    */
   getAvailableName(name: string, maxLength?: number): Promise<string>;
 
@@ -77,6 +77,14 @@ export interface Storage {
    * place); `undefined` for every other backend.
    */
   path(name: string): string | undefined;
+
+  /**
+   * Optional: removes what saves cut short (a crash mid-write) left where listdir cannot see it,
+   * such as unfinished database rows or S3 multipart uploads, idle since before `before`.
+   * Returns how many were removed (counted only, on a dry run).
+   * @throws StorageError NOT_SUPPORTED (the store cannot list them), STORAGE_UNAVAILABLE
+   */
+  sweepIncomplete?(before: Date, options?: { dryRun?: boolean }): Promise<number>;
 }
 
 export interface ByteRange {
@@ -100,6 +108,8 @@ export type StorageErrorCode =
   | "EXISTS"
   | "SUSPICIOUS_NAME"
   | "NAME_TOO_LONG"
+  /** Every alternative name tried was taken (a name too long is NAME_TOO_LONG). */
+  | "NAME_UNAVAILABLE"
   | "NOT_SUPPORTED"
   | "STORAGE_UNAVAILABLE";
 

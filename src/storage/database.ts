@@ -83,7 +83,7 @@ export class DatabaseStorage extends StorageBase {
         if (!isUniqueViolation(err)) throw err;
       }
     }
-    throw new StorageError(this.allowOverwrite ? "STORAGE_UNAVAILABLE" : "NAME_TOO_LONG", `No free name found for ${JSON.stringify(name)}`);
+    throw new StorageError(this.allowOverwrite ? "STORAGE_UNAVAILABLE" : "NAME_UNAVAILABLE", `No free name found for ${JSON.stringify(name)}`);
   }
 
   async open(name: string, range: ByteRange = {}): Promise<Readable> {
@@ -175,10 +175,10 @@ export class DatabaseStorage extends StorageBase {
   }
 
   /** Removes rows of saves that never finished (a crash mid-write), idle since before `before`; returns how many. */
-  async sweepIncomplete(before: Date): Promise<number> {
-    const { count } = await this.db(() =>
-      this.prisma.storedObject.deleteMany({ where: { storage: this.alias, complete: false, modifiedAt: { lt: before } } }),
-    );
+  async sweepIncomplete(before: Date, options: { dryRun?: boolean } = {}): Promise<number> {
+    const where = { storage: this.alias, complete: false, modifiedAt: { lt: before } };
+    if (options.dryRun) return this.db(() => this.prisma.storedObject.count({ where }));
+    const { count } = await this.db(() => this.prisma.storedObject.deleteMany({ where }));
     return count;
   }
 

@@ -18,6 +18,8 @@ export interface FileSystemStorageOptions extends ServedUrlOptions {
 }
 
 const MAX_NAME_ATTEMPTS = 100;
+/** Tries at making a directory and writing in it while concurrent deletes remove it. */
+const MAX_DIRECTORY_ATTEMPTS = 10;
 
 /** Files on local disk. Writes are atomic and durable: temp file, fsync, link/rename, fsync directory. */
 export class FileSystemStorage extends StorageBase {
@@ -43,11 +45,10 @@ export class FileSystemStorage extends StorageBase {
   async save(name: string, content: Readable, options: SaveOptions = {}): Promise<string> {
     const target = this.path(name);
     const dir = path.dirname(target);
-    await unavailableOnError(() => this.makeDirs(dir));
     const temp = path.join(dir, `.${path.basename(target)}.${randomBytes(6).toString("hex")}.part`);
     try {
       const fileMode = this.options.filePermissionsMode;
-      const handle = await unavailableOnError(() => fs.open(temp, "wx", fileMode));
+      const handle = await unavailableOnError(() => this.inDirectory(dir, () => fs.open(temp, "wx", fileMode)));
       if (fileMode !== undefined) {
         // Exactly the configured mode (the umask does not apply), set before the bytes so the
         // file's sync below makes it durable with them.
@@ -87,7 +88,7 @@ export class FileSystemStorage extends StorageBase {
         if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw fsError(err);
       }
     }
-    throw new StorageError("NAME_TOO_LONG", `No free name found for ${JSON.stringify(name)}`);
+    throw new StorageError("NAME_UNAVAILABLE", `No free name found for ${JSON.stringify(name)}`);
   }
 
   async open(name: string, range: ByteRange = {}): Promise<Readable> {
@@ -101,10 +102,10 @@ export class FileSystemStorage extends StorageBase {
   async move(from: string, to: string): Promise<void> {
     const source = this.path(from);
     const target = this.path(to);
-    await unavailableOnError(() => this.makeDirs(path.dirname(target)));
     try {
-      await fs.link(source, target);
+      await this.inDirectory(path.dirname(target), () => fs.link(source, target), () => exists(source));
     } catch (err) {
+      if (err instanceof StorageError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "EEXIST") throw new StorageError("EXISTS", `${to} already exists`);
       throw notFoundOr(err, from);
@@ -118,10 +119,18 @@ export class FileSystemStorage extends StorageBase {
       throw unavailable(err);
     });
     await fsyncDir(path.dirname(target));
-    if (path.dirname(source) !== path.dirname(target)) await fsyncDir(path.dirname(source));
+    if (path.dirname(source) !== path.dirname(target)) {
+      // Emptied by the unlink above, the source directory may be gone already (a concurrent delete).
+      await fsyncDir(path.dirname(source)).catch((err) => {
+        if (!isMissing(err)) throw unavailable(err);
+      });
+    }
   }
 
-  /** Removes a file, or an empty directory as Django does; silent when nothing is there. */
+  /**
+   * Removes a file, or an empty directory as Django does; silent when nothing is there. The
+   * directories this leaves empty go too, up to the root, so a deleted shelf leaves no trace.
+   */
   async delete(name: string): Promise<void> {
     const full = this.path(name);
     await fs.rm(full, { force: true }).catch(async (err: NodeJS.ErrnoException) => {
@@ -130,6 +139,47 @@ export class FileSystemStorage extends StorageBase {
         throw unavailable(e);
       });
     });
+    await this.removeEmptyParents(path.dirname(full));
+  }
+
+  /**
+   * rmdir from `dir` upwards, stopping at the first directory that is not empty (or not there to
+   * remove). Best effort: the delete itself has succeeded. A save racing this into the same
+   * directory retries (see inDirectory), so removing a directory another writer is about to use is safe.
+   */
+  private async removeEmptyParents(dir: string): Promise<void> {
+    for (let d = dir; d.startsWith(this.location + path.sep); d = path.dirname(d)) {
+      try {
+        await fs.rmdir(d);
+      } catch (err) {
+        // Missing: a concurrent delete removed it first; its parent may be empty now too.
+        if (!isMissing(err)) return;
+      }
+    }
+  }
+
+  /**
+   * Makes `dir` and runs `write` in it. A concurrent delete may remove the directory in between
+   * (it was empty), which shows as ENOENT: then both are tried again. `retryable` says whether a
+   * write's ENOENT can be the directory's (a move's source may be the missing one). The write's
+   * own errors are rethrown as they are, for the caller to map.
+   */
+  private async inDirectory<T>(dir: string, write: () => Promise<T>, retryable: () => Promise<boolean> = async () => true): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const last = attempt >= MAX_DIRECTORY_ATTEMPTS;
+      try {
+        await this.makeDirs(dir);
+      } catch (err) {
+        // A recursive mkdir that finds a directory gone between its steps says ENOTDIR.
+        if (last || !(isMissing(err) || (err as NodeJS.ErrnoException).code === "ENOTDIR")) throw fsError(err);
+        continue;
+      }
+      try {
+        return await write();
+      } catch (err) {
+        if (last || !isMissing(err) || !(await retryable())) throw err;
+      }
+    }
   }
 
   async exists(name: string): Promise<boolean> {
@@ -194,6 +244,14 @@ async function fsyncDir(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+function isMissing(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === "ENOENT";
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.access(file).then(() => true, () => false);
 }
 
 function notFoundOr(err: unknown, name: string): StorageError {

@@ -54,7 +54,7 @@ export class InMemoryStorage extends StorageBase {
       const candidate = this.alternativeFor(name, maxLength);
       if (!this.isTaken(candidate, maxLength)) return candidate;
     }
-    throw new StorageError("NAME_TOO_LONG", `No free name found for ${JSON.stringify(name)}`);
+    throw new StorageError("NAME_UNAVAILABLE", `No free name found for ${JSON.stringify(name)}`);
   }
 
   private isDirectory(name: string): boolean {

@@ -16,6 +16,7 @@ import { StorageBase } from "./base.js";
 import { StorageError, unavailable, type ByteRange, type SaveOptions, type UrlOptions } from "./contract.js";
 import { sliceBytes } from "../streams/slice.js";
 import { assertSafeName } from "./naming.js";
+import { sweepIncompleteUploads } from "./s3-incomplete.js";
 import { writeError } from "./streams.js";
 
 /** Object parameters applied to every upload (django-storages' AWS_S3_OBJECT_PARAMETERS). */
@@ -117,7 +118,12 @@ export class S3Storage extends StorageBase {
         return candidate;
       }
     }
-    throw new StorageError("NAME_TOO_LONG", `No free name found for ${JSON.stringify(name)}`);
+    throw new StorageError("NAME_UNAVAILABLE", `No free name found for ${JSON.stringify(name)}`);
+  }
+
+  /** Aborts the multipart uploads a crash left under this storage's prefix (see sweepIncompleteUploads). */
+  sweepIncomplete(before: Date, options?: { dryRun?: boolean }): Promise<number> {
+    return sweepIncompleteUploads({ client: this.client, bucket: this.bucket, prefix: this.prefix }, before, options);
   }
 
   async open(name: string, range: ByteRange = {}): Promise<Readable> {

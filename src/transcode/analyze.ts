@@ -1,6 +1,6 @@
 import sharp, { type Metadata } from "sharp";
 import { AnalysisError } from "./errors.js";
-import { runProcess } from "./process.js";
+import { lastLine, runProcess, type ToolLog } from "./process.js";
 
 /** Technical metadata of a stored file. */
 export interface MediaInfo {
@@ -21,7 +21,7 @@ export interface MediaInfo {
  * Reads an image's header only (nothing is decoded), so a small file that declares an enormous
  * canvas is refused before any pixel is allocated. Dimensions are as displayed, after EXIF orientation.
  */
-export async function analyzeImage(file: string, options: { maxPixels: number }): Promise<MediaInfo> {
+export async function analyzeImage(file: string, options: { maxPixels: number; log?: ToolLog }): Promise<MediaInfo> {
   let meta: Metadata;
   try {
     meta = await sharp(file, { failOn: "warning", limitInputPixels: options.maxPixels }).metadata();
@@ -30,7 +30,8 @@ export async function analyzeImage(file: string, options: { maxPixels: number })
     if (/pixel limit/i.test(message)) {
       throw new AnalysisError(`The image has more than the ${Math.round(options.maxPixels / 1e6)} megapixels allowed`, true);
     }
-    throw new AnalysisError(`The image could not be read: ${message}`, true);
+    options.log?.(`reading the image ${file} failed: ${message}`);
+    throw new AnalysisError("The image could not be read: it is damaged or not in a format its content suggests", true);
   }
   const width = meta.autoOrient?.width ?? meta.width;
   const height = meta.autoOrient?.height ?? meta.height;
@@ -63,6 +64,7 @@ interface ProbeOutput {
 export interface ProbeOptions {
   ffprobePath: string;
   timeoutMs: number;
+  log?: ToolLog;
 }
 
 /**
@@ -85,12 +87,13 @@ export async function analyzeAudioVideo(file: string, demuxer: string, options: 
   try {
     result = await runProcess(options.ffprobePath, args, { timeoutMs: options.timeoutMs });
   } catch (err) {
-    throw new AnalysisError(`ffprobe could not be started: ${(err as Error).message}`, false);
+    options.log?.(`${options.ffprobePath} could not be started: ${(err as Error).message}`);
+    throw new AnalysisError("The media could not be analysed: the prober could not be started", false);
   }
   if (result.timedOut) throw new AnalysisError(`Probing the file took longer than ${options.timeoutMs} ms`, true);
   if (result.code !== 0) {
-    const reason = result.stderr.trim().split("\n").pop() || `exit code ${result.code}`;
-    throw new AnalysisError(`The media could not be read: ${reason}`, true);
+    options.log?.(`probing ${file} failed (exit code ${result.code ?? result.signal}): ${lastLine(result.stderr)}`);
+    throw new AnalysisError("The media could not be read: it is damaged or not in the format its content suggests", true);
   }
   let probe: ProbeOutput;
   try {

@@ -1,10 +1,12 @@
 import type { AudioRecipe, VideoRecipe } from "./presets.js";
 import { TranscodeAborted, TranscodeError } from "./errors.js";
-import { runProcess } from "./process.js";
+import { lastLine, runProcess, type ToolLog } from "./process.js";
 
 export interface FfmpegOptions {
   ffmpegPath: string;
   timeoutMs: number;
+  /** ffmpeg's own words about a failure go here (the server log), never into an error's message. */
+  log?: ToolLog;
 }
 
 /**
@@ -76,7 +78,8 @@ export function posterArgs(input: string, demuxer: string, output: string, secon
 
 /**
  * Runs ffmpeg, reporting progress (0 to 1) from its `-progress` output against the known
- * duration. A non-zero exit or a timeout is an error carrying the last line ffmpeg wrote.
+ * duration. A non-zero exit or a timeout is an error in fixed words (ffmpeg's name paths and
+ * internals: its last line goes to the log).
  */
 export async function runFfmpeg(
   args: string[],
@@ -98,12 +101,13 @@ export async function runFfmpeg(
   try {
     result = await runProcess(options.ffmpegPath, args, { timeoutMs: options.timeoutMs, maxStdout: 0, onStdout, abort: options.abort });
   } catch (err) {
-    throw new TranscodeError(`ffmpeg could not be started: ${(err as Error).message}`, false);
+    options.log?.(`${options.ffmpegPath} could not be started: ${(err as Error).message}`);
+    throw new TranscodeError("The transcoder could not be started", false);
   }
   if (result.aborted) throw new TranscodeAborted();
   if (result.timedOut) throw new TranscodeError(`Transcoding took longer than ${Math.round(options.timeoutMs / 1000)} s and was stopped`, true);
   if (result.code !== 0) {
-    const reason = result.stderr.trim().split("\n").pop() || `exit code ${result.code ?? result.signal}`;
-    throw new TranscodeError(`The media could not be transcoded: ${reason}`, true);
+    options.log?.(`ffmpeg failed (exit code ${result.code ?? result.signal}): ${lastLine(result.stderr)}`);
+    throw new TranscodeError("The media could not be transcoded: it is damaged or holds streams that cannot be decoded", true);
   }
 }

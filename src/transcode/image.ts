@@ -1,5 +1,7 @@
 import sharp from "sharp";
+import { TranscodeError } from "./errors.js";
 import type { ImageRecipe } from "./presets.js";
+import type { ToolLog } from "./process.js";
 import type { TranscodeResult } from "./transcoders.js";
 
 // Every version is made from a different file: sharp's operation cache would only hold memory.
@@ -8,6 +10,8 @@ sharp.cache(false);
 export interface ImageLimits {
   maxPixels: number;
   timeoutSeconds: number;
+  /** sharp's own words about a failure go here (they can name the file), never into an error's message. */
+  log?: ToolLog;
 }
 
 /**
@@ -38,6 +42,22 @@ export async function transcodeImage(input: string, recipe: ImageRecipe, limits:
       break;
   }
   // An image version is small enough to keep in memory: no scratch file to write and read back.
-  const { data, info } = await pipeline.toBuffer({ resolveWithObject: true });
-  return { width: info.width, height: info.height, bytes: data };
+  try {
+    const { data, info } = await pipeline.toBuffer({ resolveWithObject: true });
+    return { width: info.width, height: info.height, bytes: data };
+  } catch (err) {
+    throw imageFailure(err as Error, input, limits);
+  }
+}
+
+/** A decoder's failure in fixed words; its own (which can name the file) go to the log. */
+function imageFailure(err: Error, input: string, limits: ImageLimits): TranscodeError {
+  if (/pixel limit/i.test(err.message)) {
+    return new TranscodeError(`The image has more than the ${Math.round(limits.maxPixels / 1e6)} megapixels allowed`, true);
+  }
+  if (/timeout/i.test(err.message)) {
+    return new TranscodeError(`Making the image version took longer than ${limits.timeoutSeconds} s and was stopped`, true);
+  }
+  limits.log?.(`transcoding the image ${input} failed: ${err.message}`);
+  return new TranscodeError("The image could not be transcoded: it is damaged or not in a format its content suggests", true);
 }

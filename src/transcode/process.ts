@@ -1,4 +1,6 @@
 import { spawn } from "node:child_process";
+import { accessSync, constants, statSync } from "node:fs";
+import path from "node:path";
 
 export interface RunOptions {
   timeoutMs: number;
@@ -22,15 +24,23 @@ export interface RunResult {
 }
 
 /**
+ * util-linux's setpriv, where there is one: started through it, a child gets SIGKILL when the
+ * service dies, however it dies (prctl PR_SET_PDEATHSIG). Without it a service killed with
+ * SIGKILL would leave its ffmpeg running for up to the transcode timeout. The signal follows the
+ * thread that spawned the child: runs start from the main thread, which lives as long as the process.
+ */
+const SETPRIV = process.platform === "linux" ? ["/usr/bin/setpriv", "/bin/setpriv"].find(isExecutable) : undefined;
+
+/**
  * Runs a program with an argument array (no shell), no stdin, both pipes always drained, and a
  * deadline after which the process is killed; resolves only once the process has exited and been
- * reaped, so no run outlives its caller.
+ * reaped, so no run outlives its caller, and (where setpriv is) no run outlives the process either.
  */
 export function runProcess(command: string, args: string[], options: RunOptions): Promise<RunResult> {
   const maxStdout = options.maxStdout ?? 4 * 1024 * 1024;
   const maxStderr = options.maxStderr ?? 64 * 1024;
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], shell: false });
+    const child = spawnTied(command, args);
     const out: Buffer[] = [];
     let outLength = 0;
     let err = Buffer.alloc(0);
@@ -78,4 +88,44 @@ export function runProcess(command: string, args: string[], options: RunOptions)
       });
     });
   });
+}
+
+/** Where the tools' own words about a failure go: the server log, never a client's message. */
+export type ToolLog = (message: string) => void;
+
+/** The last line a tool wrote to stderr, where its reason for failing is. */
+export function lastLine(stderr: string): string {
+  return stderr.trim().split("\n").pop() || "(nothing on stderr)";
+}
+
+/**
+ * Spawns `command` tied to this process's life. The program is looked up first, so a missing one
+ * fails as a plain spawn does ("could not be started") rather than as setpriv's exit code.
+ */
+function spawnTied(command: string, args: string[]) {
+  const stdio: ["ignore", "pipe", "pipe"] = ["ignore", "pipe", "pipe"];
+  const program = SETPRIV ? findProgram(command) : undefined;
+  if (!SETPRIV || !program) return spawn(command, args, { stdio, shell: false });
+  // setpriv sets the parent-death signal and execs the program: same pid, same pipes.
+  return spawn(SETPRIV, ["--pdeathsig", "KILL", "--", program, ...args], { stdio, shell: false });
+}
+
+/** The executable `command` names: itself when it has a slash, else the first on PATH. */
+function findProgram(command: string): string | undefined {
+  if (command.includes("/")) return isExecutable(command) ? command : undefined;
+  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, command);
+    if (isExecutable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
 }

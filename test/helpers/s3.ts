@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import S3rver from "s3rver";
+import { addIncompleteUploadOperations } from "./s3-multipart.js";
 
 export interface S3Server {
   endpoint: string;
@@ -16,13 +17,17 @@ export interface S3Server {
   close(): Promise<void>;
 }
 
-/** A real S3 server on loopback, with its own directory and one bucket. */
-export async function startS3Server(bucket = "media"): Promise<S3Server> {
+/**
+ * A real S3 server on loopback, with its own directory and one bucket. `incompleteUploads`
+ * (default true) adds the listing and aborting of unfinished multipart uploads s3rver lacks.
+ */
+export async function startS3Server(bucket = "media", options: { incompleteUploads?: boolean } = {}): Promise<S3Server> {
   const directory = await fs.mkdtemp(path.join(os.tmpdir(), "media-s3-"));
   let port = 0;
   let server: S3rver | undefined;
   const start = async () => {
     server = new S3rver({ address: "127.0.0.1", port, silent: true, directory, configureBuckets: [{ name: bucket, configs: [] }] });
+    if (options.incompleteUploads ?? true) addIncompleteUploadOperations(server, directory);
     const address = (await server.run()) as AddressInfo;
     port = address.port;
   };

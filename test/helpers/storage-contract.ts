@@ -186,6 +186,20 @@ export function storageContract(label: string, setup: () => Promise<StorageUnder
       assert.equal(new Set(contents).size, 12);
     });
 
+    it("says NAME_UNAVAILABLE, not NAME_TOO_LONG, when every alternative name is taken", async () => {
+      // Alternatives that always come out the same: after the first, none is ever free.
+      Object.defineProperty(storage, "getAlternativeName", { value: (root: string, ext: string) => `${root}_taken${ext}`, configurable: true });
+      try {
+        await storage.save("contract/full/name.txt", bytes("one"));
+        assert.equal(await storage.save("contract/full/name.txt", bytes("two")), "contract/full/name_taken.txt");
+        await assert.rejects(storage.save("contract/full/name.txt", bytes("three")), hasCode("NAME_UNAVAILABLE"));
+        await assert.rejects(storage.getAvailableName("contract/full/name.txt"), hasCode("NAME_UNAVAILABLE"));
+        assert.equal((await read(storage, "contract/full/name_taken.txt")).toString(), "two");
+      } finally {
+        delete (storage as { getAlternativeName?: unknown }).getAlternativeName;
+      }
+    });
+
     it("passes the content's own error through, also within the first part, and leaves nothing", async () => {
       const early = Readable.from(
         (async function* () {
