@@ -48,6 +48,9 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
 
     const engine = buildEngine(config, db, log);
     const { services } = engine;
+    // What a killed process left mid-transcode goes before this one makes scratch of its own.
+    const swept = await engine.scratch.sweep();
+    if (swept.length > 0) log(`removed ${swept.length} scratch folder(s) left by stopped processes`);
     const apiKeys = new ApiKeyService(db.prisma);
 
     const { app, apollo } = await createHttpApp({

@@ -9,12 +9,15 @@ import { RelationService } from "./media/relations.js";
 import type { Services } from "./media/services.js";
 import { ShelfService } from "./media/shelves.js";
 import { ThumbnailService } from "./media/thumbnails.js";
-import { VersionService } from "./media/versions.js";
+import { ScratchSpace, scratchRootOf } from "./media/scratch.js";
+import { VersionService } from "./media/versions/index.js";
 import { openStorages } from "./storage/registry.js";
 import { defaultTranscoders } from "./transcode/transcoders.js";
 
 export interface Engine {
   services: Services;
+  /** This process's scratch space; the service sweeps what dead processes left before it starts working. */
+  scratch: ScratchSpace;
   /** One worker pool per queue; started by the service and by `npm run worker`. */
   workers: WorkerPool[];
   close(): Promise<void>;
@@ -37,7 +40,8 @@ export function buildEngine(config: Config, db: Database, log: (message: string)
   const relations = new RelationService(db.prisma, config.relationModels);
   const queue = new JobQueue(db.prisma, { leaseMs: config.jobs.leaseMs, query: db.query });
   const pools = new Map<QueueName, WorkerPool>();
-  const kick = (name: QueueName, jobIds?: readonly string[]) => pools.get(name)?.kick(jobIds);
+  const notifyWork = (name: QueueName, jobIds?: readonly string[]) => pools.get(name)?.notifyWork(jobIds);
+  const scratch = new ScratchSpace(scratchRootOf(config.dataDir));
   const ffmpeg = { ffmpegPath: config.ffmpeg.ffmpegPath, timeoutMs: config.versions.transcodeTimeoutMs };
   const ffprobe = { ffprobePath: config.ffmpeg.ffprobePath, timeoutMs: config.ffmpeg.probeTimeoutMs };
   const versions = new VersionService({
@@ -57,7 +61,8 @@ export function buildEngine(config: Config, db: Database, log: (message: string)
       posterPositions: config.versions.posterPositions,
       ffprobe,
     },
-    kick,
+    scratch,
+    notifyWork,
     log,
   });
   const shelves = new ShelfService({
@@ -68,7 +73,7 @@ export function buildEngine(config: Config, db: Database, log: (message: string)
     deletions,
     relations,
     versions,
-    kick,
+    notifyWork,
     staging: { image: config.image, ffprobe },
   });
   const thumbnails = new ThumbnailService({
@@ -79,6 +84,7 @@ export function buildEngine(config: Config, db: Database, log: (message: string)
     storages,
     positions: config.versions.posterPositions,
     ffmpeg,
+    scratch,
     log,
   });
   const handle = (job: Parameters<VersionService["runJob"]>[0], abort: AbortSignal) =>
@@ -88,6 +94,7 @@ export function buildEngine(config: Config, db: Database, log: (message: string)
   pools.set("av", new WorkerPool("av", queue, handle, { ...poolOptions, concurrency: config.jobs.avConcurrency }));
   const workers = [...pools.values()].filter((p) => p.concurrency > 0);
   return {
+    scratch,
     services: { storages, kinds, shelves, relations, listing: new ShelfListing(db, relations), deletions, versions, thumbnails },
     workers,
     async close() {

@@ -6,6 +6,7 @@ import { openDatabase } from "../db/client.js";
 import { applyPendingMigrations } from "../db/migrate.js";
 import { DeletionQueue } from "../media/deletions.js";
 import { collectGarbage } from "../media/gc.js";
+import { ScratchSpace, scratchRootOf } from "../media/scratch.js";
 import { openStorages } from "../storage/registry.js";
 import { readCheckpoint, regenerate, writeCheckpoint } from "../media/regenerate.js";
 import { buildEngine } from "../services.js";
@@ -21,7 +22,8 @@ commands:
   gc [--dry-run] [--grace-minutes N]
                            carry out pending storage deletions, then remove stored objects that no
                            file row names and that are older than the grace period (minutes,
-                           default 60, at least 10)
+                           default 60, at least 10), and scratch folders that stopped
+                           processes left under DATA_DIR/scratch
   regenerate [--kind K] [--preset P] [--only-missing | --stale] [--shelf ID] [--resume]
                            make versions again, a batch of shelves at a time: those that exist,
                            and missing ones of eager presets (or of the preset named);
@@ -56,6 +58,10 @@ async function main(argv: string[]): Promise<number> {
           log: (m) => console.log(m),
         });
         storages.close();
+        // Scratch folders of processes that are gone: a service or worker killed mid-transcode.
+        const scratch = new ScratchSpace(scratchRootOf(config.dataDir));
+        if (values["dry-run"]) console.log(`would remove scratch folders of stopped processes under ${scratch.root}`);
+        else for (const folder of await scratch.sweep()) console.log(`removed scratch folder ${folder}`);
         console.log(`scanned ${report.scanned} object(s), ${values["dry-run"] ? "found" : "removed"} ${report.orphans.length} orphan(s)`);
         return 0;
       }

@@ -5,11 +5,11 @@ import type { StorageRegistry } from "../storage/registry.js";
 import type { DeletionQueue } from "./deletions.js";
 import { StorageError } from "../storage/contract.js";
 import { MediaError } from "./errors.js";
-import { mediaFileColumns, mediaFileRow } from "./file-rows.js";
+import { mediaFileColumns, mediaFileRow } from "./sql/media-file.js";
 import { cleanTitle, infoColumns, stageUpload, uploadReadError, type IncomingFile, type StagedFile, type StagingOptions } from "./staging.js";
 import type { KindRegistry } from "./kinds.js";
 import type { RelationService, RelationTarget } from "./relations.js";
-import { parseVersionName, type VersionService } from "./versions.js";
+import { parseVersionName, type VersionService } from "./versions/index.js";
 
 export type { MediaFile, Shelf };
 /** Names the GraphQL resolver types map the Shelf and MediaFile types to. */
@@ -48,7 +48,7 @@ export interface ShelfServiceDeps {
   relations: RelationService;
   versions: Pick<VersionService, "planEager">;
   /** Tells this process's workers that a queue has new work. */
-  kick: (queue: "image" | "av") => void;
+  notifyWork: (queue: "image" | "av") => void;
   staging: Omit<StagingOptions, "storages" | "kinds">;
 }
 
@@ -154,7 +154,7 @@ export class ShelfService {
         await thumbnailOf?.inTransaction?.(tx);
         return shelves;
       });
-      for (const queue of queues) this.deps.kick(queue);
+      for (const queue of queues) this.deps.notifyWork(queue);
       return shelves;
     } catch (err) {
       const committed = await this.deps.prisma.mediaFile
@@ -257,7 +257,7 @@ export class ShelfService {
       await tx.storageDeletion.createMany({ data: files.map((f) => ({ storage: f.storage, name: f.name })) });
       return files.length;
     });
-    this.deps.deletions.kick();
+    this.deps.deletions.notifyWork();
     return { deletedFiles };
   }
 

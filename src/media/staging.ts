@@ -245,11 +245,19 @@ function checkRules(spec: KindSpec, info: MediaInfo): void {
   }
 }
 
-/** Runs `fn` on a local path of `name`: the backend's own when it has one, else a temporary copy. */
-export async function withLocalFile<T>(storage: Storage, name: string, fn: (file: string) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` on a local path of `name`: the backend's own when it has one, else a temporary copy
+ * in a directory `makeDir` makes (a scratch space's, or the OS temp dir's).
+ */
+export async function withLocalFile<T>(
+  storage: Storage,
+  name: string,
+  fn: (file: string) => Promise<T>,
+  makeDir: (prefix: string) => Promise<string> = (prefix) => fs.mkdtemp(path.join(os.tmpdir(), prefix)),
+): Promise<T> {
   const local = storage.path(name);
   if (local) return fn(local);
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "media-"));
+  const dir = await makeDir("media-");
   try {
     const copy = path.join(dir, path.posix.basename(name));
     await pipeline(await storage.open(name), createWriteStream(copy));

@@ -1,6 +1,5 @@
 import { createReadStream } from "node:fs";
 import fs from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import type { Shelf } from "../db/generated/client.js";
 import type { PrismaClient } from "../db/client.js";
@@ -9,6 +8,7 @@ import type { StorageRegistry } from "../storage/registry.js";
 import { posterArgs, runFfmpeg, TranscodeAborted, TranscodeError, type FfmpegOptions } from "../transcode/av.js";
 import { MediaError } from "./errors.js";
 import type { KindRegistry } from "./kinds.js";
+import type { ScratchSpace } from "./scratch.js";
 import type { ShelfService } from "./shelves.js";
 import type { IncomingFile } from "./staging.js";
 import { withLocalFile } from "./staging.js";
@@ -22,6 +22,7 @@ export interface ThumbnailServiceDeps {
   /** Fractions of the duration at which poster frames are taken. */
   positions: number[];
   ffmpeg: FfmpegOptions;
+  scratch: ScratchSpace;
   log: (message: string) => void;
 }
 
@@ -43,7 +44,7 @@ export class ThumbnailService {
       return;
     }
     const demuxer = this.deps.kinds.forMimeType(original.mimeType)?.format.demuxer;
-    const workDir = await fs.mkdtemp(path.join(os.tmpdir(), "posters-"));
+    const workDir = await this.deps.scratch.make("posters-");
     try {
       if (!demuxer) throw new TranscodeError(`${original.mimeType} has no demuxer`, true);
       // Without a known duration every position is the first frame: one is enough.
@@ -58,7 +59,7 @@ export class ThumbnailService {
           if ((await fs.stat(file).catch(() => undefined))?.size) taken.push({ file, percent: Math.round(position * 100) });
         }
         return taken;
-      });
+      }, (prefix) => this.deps.scratch.make(prefix));
       if (frames.length === 0) throw new TranscodeError("No frame could be taken from the video", true);
       await this.deps.shelves.upload(
         video.ownerId,
