@@ -74,7 +74,7 @@ export function buildEngine(config: Config, db: Database, log: (message: string)
     relations,
     versions,
     notifyWork,
-    staging: { image: config.image, ffprobe },
+    staging: { image: config.image, ffprobe, scratch },
   });
   const thumbnails = new ThumbnailService({
     prisma: db.prisma,

@@ -39,6 +39,7 @@ describe("version jobs", () => {
       const shelf = await uploadShelf(server.url, await makeMp3(1), "tone.mp3");
       // The machine's scratch space is gone: nothing about the audio is wrong.
       await fs.rm(scratchDir, { recursive: true, force: true });
+      await fs.mkdir(path.dirname(scratchDir), { recursive: true });
       await fs.writeFile(scratchDir, "in the way");
       const pending = await version(server, shelf.id, "opus-96k");
       const prisma = server.app.db.prisma;

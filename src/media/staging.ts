@@ -12,6 +12,7 @@ import type { StorageRegistry } from "../storage/registry.js";
 import { AnalysisError, analyzeAudioVideo, analyzeImage, type MediaInfo } from "../transcode/analyze.js";
 import { MediaError } from "./errors.js";
 import { KIND_FORMATS, type KindRegistry, type KindSpec, type MediaFormat } from "./kinds.js";
+import type { ScratchSpace } from "./scratch.js";
 
 /** Enough of the head of a file for every format the kinds accept to be recognised. */
 const SNIFF_BYTES = 64 * 1024;
@@ -28,6 +29,8 @@ export interface StagingOptions {
   storages: StorageRegistry;
   image: { maxPixels: number };
   ffprobe: { ffprobePath: string; timeoutMs: number };
+  /** Where local copies of originals on storages without paths are made while they are analysed. */
+  scratch?: ScratchSpace;
 }
 
 /** A file whose bytes are stored under a temporary name, checked and analysed, not yet recorded. */
@@ -210,6 +213,7 @@ async function analyze(
       spec.analyzer === "image"
         ? analyzeImage(file, { maxPixels: Math.min(spec.maxPixels ?? Infinity, options.image.maxPixels) })
         : analyzeAudioVideo(file, format.demuxer ?? "", options.ffprobe),
+      options.scratch && ((prefix) => options.scratch!.make(prefix)),
     );
   } catch (err) {
     if (err instanceof AnalysisError && err.badInput) throw new MediaError("BAD_USER_INPUT", err.message);
