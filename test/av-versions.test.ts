@@ -72,7 +72,7 @@ describe("audio and video versions", () => {
   });
 });
 
-describe("every accepted format makes versions", () => {
+describe("every accepted audio and video format makes versions", () => {
   let server: TestServer;
   before(async () => {
     server = await startTestServer("pglite");

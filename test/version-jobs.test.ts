@@ -1,17 +1,14 @@
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { describe, test } from "node:test";
-import { promisify } from "node:util";
 import sharp from "sharp";
 import { DeleteShelfDocument } from "./generated/graphql.js";
 import { gql, uploadShelf } from "./helpers/graphql.js";
 import { makeImage, makeMp3, makeMp4 } from "./helpers/media.js";
 import { DEFAULT_VERSIONS, listFiles, startTestServer } from "./helpers/server.js";
-import { waitFor, version, retriedJob, settledVersion, fetchBytes } from "./helpers/versions.js";
-
-const runCommand = promisify(execFile);
+import { fetchBytes, retriedJob, run, settledVersion, version, waitFor } from "./helpers/versions.js";
 
 /** Version jobs: pending answers, retries, crashes, stops, lost claims, deletes while a job runs, scratch space. */
 describe("version jobs", () => {
@@ -206,10 +203,11 @@ describe("version jobs", () => {
         await second.close();
       }
       await leftover(dead);
-      const { stdout } = await runCommand(process.execPath, ["--import", "tsx", "src/cli/media.ts", "gc"], {
-        cwd: path.resolve(import.meta.dirname, ".."),
-        env: { ...process.env, NODE_ENV: "test", DATA_DIR: first.dataDir },
-      });
+      const cli = { cwd: path.resolve(import.meta.dirname, ".."), env: { ...process.env, NODE_ENV: "test", DATA_DIR: first.dataDir } };
+      const dry = await run(process.execPath, ["--import", "tsx", "src/cli/media.ts", "gc", "--dry-run"], cli);
+      assert.match(dry.stdout, new RegExp(`would remove scratch folder ${dead}`));
+      assert.deepEqual((await fs.readdir(scratch)).sort(), [String(dead), String(live.pid)].sort());
+      const { stdout } = await run(process.execPath, ["--import", "tsx", "src/cli/media.ts", "gc"], cli);
       assert.match(stdout, new RegExp(`removed scratch folder ${dead}`));
       assert.deepEqual(await fs.readdir(scratch), [String(live.pid)]);
     } finally {
@@ -221,7 +219,7 @@ describe("version jobs", () => {
 
 /** ffmpeg processes this process started and that still run. */
 async function ffmpegChildren(): Promise<string[]> {
-  const { stdout } = await runCommand("ps", ["-o", "args=", "--ppid", String(process.pid)]).catch(() => ({ stdout: "" }));
+  const { stdout } = await run("ps", ["-o", "args=", "--ppid", String(process.pid)]).catch(() => ({ stdout: "" }));
   return stdout.split("\n").filter((l) => l.includes("ffmpeg"));
 }
 

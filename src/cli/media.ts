@@ -60,8 +60,9 @@ async function main(argv: string[]): Promise<number> {
         storages.close();
         // Scratch folders of processes that are gone: a service or worker killed mid-transcode.
         const scratch = new ScratchSpace(scratchRootOf(config.dataDir));
-        if (values["dry-run"]) console.log(`would remove scratch folders of stopped processes under ${scratch.root}`);
-        else for (const folder of await scratch.sweep()) console.log(`removed scratch folder ${folder}`);
+        for (const folder of values["dry-run"] ? await scratch.leftovers() : await scratch.sweep()) {
+          console.log(`${values["dry-run"] ? "would remove" : "removed"} scratch folder ${folder}`);
+        }
         console.log(`scanned ${report.scanned} object(s), ${values["dry-run"] ? "found" : "removed"} ${report.orphans.length} orphan(s)`);
         return 0;
       }

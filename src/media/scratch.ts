@@ -27,22 +27,24 @@ export class ScratchSpace {
   }
 
   /**
-   * Removes what processes that are gone left behind, and this process's own folder (its pid
-   * may be one a dead process had, as a container's first process always is): call it before
-   * this process makes any scratch. Returns the folders removed.
+   * The folders processes that are gone left behind, and this process's own (its pid may be one
+   * a dead process had, as a container's first process always is).
    */
-  async sweep(): Promise<string[]> {
-    const entries = await fs.readdir(this.root, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+  async leftovers(): Promise<string[]> {
+    const entries = await fs.readdir(this.root).catch((err: NodeJS.ErrnoException) => {
       if (err.code === "ENOENT") return [];
       throw err;
     });
-    const removed: string[] = [];
-    for (const entry of entries) {
-      const pid = /^\d+$/.test(entry.name) ? Number(entry.name) : undefined;
-      if (pid !== undefined && pid !== process.pid && isAlive(pid)) continue;
-      await fs.rm(path.join(this.root, entry.name), { recursive: true, force: true });
-      removed.push(entry.name);
-    }
+    return entries.filter((name) => {
+      const pid = /^\d+$/.test(name) ? Number(name) : undefined;
+      return pid === undefined || pid === process.pid || !isAlive(pid);
+    });
+  }
+
+  /** Removes the leftovers; call it before this process makes any scratch. Returns the folders removed. */
+  async sweep(): Promise<string[]> {
+    const removed = await this.leftovers();
+    for (const name of removed) await fs.rm(path.join(this.root, name), { recursive: true, force: true });
     return removed;
   }
 }

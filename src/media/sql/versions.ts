@@ -98,7 +98,8 @@ export function lockShelfSql(shelfId: string): Prisma.Sql {
   return Prisma.sql`SELECT 1 FROM "Shelf" WHERE "id" = ${shelfId}::uuid FOR UPDATE`;
 }
 
-/** How many ad-hoc transforms a shelf keeps (their variants start with `prefix`). */
-export function countTransformsSql(shelfId: string, prefix: string): Prisma.Sql {
-  return Prisma.sql`SELECT count(*)::int AS n FROM "MediaFile" WHERE "shelfId" = ${shelfId}::uuid AND starts_with("variant", ${prefix})`;
+/** How many ad-hoc transforms a shelf keeps (their variants start with `prefix`), and whether it has `variant`. */
+export function countTransformsSql(shelfId: string, prefix: string, variant: string): Prisma.Sql {
+  return Prisma.sql`SELECT count(*)::int AS n, bool_or("variant" = ${variant}) AS has
+    FROM "MediaFile" WHERE "shelfId" = ${shelfId}::uuid AND starts_with("variant", ${prefix})`;
 }

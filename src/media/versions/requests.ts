@@ -83,13 +83,16 @@ export class VersionRequests {
     // concurrent requests are counted one after another.
     const inserted = await this.deps.prisma.$transaction(async (tx) => {
       await tx.$queryRaw(lockShelfSql(shelf.id));
-      const [row] = await tx.$queryRaw<Array<{ n: number }>>(countTransformsSql(shelf.id, TRANSFORM_PREFIX));
+      const [row] = await tx.$queryRaw<Array<{ n: number; has: boolean | null }>>(countTransformsSql(shelf.id, TRANSFORM_PREFIX, spec.variant));
+      // Made by a request since the caller read the shelf's files: it is served, not refused.
+      if (row?.has) return null;
       if ((row?.n ?? 0) >= MAX_TRANSFORMS_PER_SHELF) {
         throw new MediaError("BAD_USER_INPUT", `A shelf keeps at most ${MAX_TRANSFORMS_PER_SHELF} transforms; use one of those it has, or a preset`);
       }
       return this.insertWithJob(shelf, spec, { priority: ON_DEMAND_PRIORITY }, (sql) => tx.$queryRaw<Array<{ createdAt: Date }>>(sql));
     });
-    if (inserted.jobId) this.deps.notifyWork(queueFor(shelf.kind), [inserted.jobId]);
+    if (!inserted) return this.insertedByAnother(shelf, spec);
+    this.deps.notifyWork(queueFor(shelf.kind), [inserted.jobId]);
     return inserted.file;
   }
 
@@ -132,7 +135,10 @@ export class VersionRequests {
   ): Promise<{ file: MediaFile; jobId?: string }> {
     const key = { shelfId_variant: { shelfId: shelf.id, variant: spec.variant } };
     const existing = known === undefined ? await this.deps.prisma.mediaFile.findUnique({ where: key }) : known;
-    if (!existing) return this.insertWithJob(shelf, spec, options, (sql) => this.deps.query<{ createdAt: Date }>(sql));
+    if (!existing) {
+      const inserted = await this.insertWithJob(shelf, spec, options, (sql) => this.deps.query<{ createdAt: Date }>(sql));
+      return inserted ?? { file: await this.insertedByAnother(shelf, spec) };
+    }
     const stale = existing.recipe !== recipeDigest(spec.recipe);
     const wanted = options.remake
       ? options.staleOnly
@@ -153,28 +159,31 @@ export class VersionRequests {
 
   /**
    * The pending row and its job in one statement, run by `run` (the driver, or a transaction);
-   * a concurrent request that inserted it first leaves one row and one job, which is returned.
+   * null when a concurrent request inserted the row first (one row, one job).
    */
   private async insertWithJob(
     shelf: Shelf,
     spec: VersionSpec,
     options: EnqueueOptions,
     run: (sql: ReturnType<typeof insertVersionWithJobSql>) => Promise<Array<{ createdAt: Date }>>,
-  ): Promise<{ file: MediaFile; jobId?: string }> {
+  ): Promise<{ file: MediaFile; jobId: string } | null> {
     const pending = this.pendingRow(shelf, spec);
     const first = this.job(shelf, spec, pending.id, options.priority);
-    let createdAt: Date | undefined;
     try {
-      [{ createdAt } = { createdAt: undefined }] = await run(insertVersionWithJobSql(pending, this.deps.queue.insertionFrom("file", first)));
+      const [row] = await run(insertVersionWithJobSql(pending, this.deps.queue.insertionFrom("file", first)));
+      return row ? { file: { ...pending, createdAt: row.createdAt }, jobId: first.id } : null;
     } catch (err) {
       // The shelf went away between reading it and inserting its version.
       if (isForeignKeyViolation(err)) throw notFound(shelf.id);
       throw err;
     }
-    if (createdAt) return { file: { ...pending, createdAt }, jobId: first.id };
+  }
+
+  /** The row a concurrent request inserted; NOT_FOUND when the shelf went away since. */
+  private async insertedByAnother(shelf: Shelf, spec: VersionSpec): Promise<MediaFile> {
     const file = await this.deps.prisma.mediaFile.findUnique({ where: { shelfId_variant: { shelfId: shelf.id, variant: spec.variant } } });
     if (!file) throw notFound(shelf.id);
-    return { file };
+    return file;
   }
 
   private job(shelf: Pick<Shelf, "id" | "kind">, spec: VersionSpec, fileId: string, priority: number): NewJob & { id: string } {
