@@ -137,8 +137,10 @@ describe("version jobs", () => {
       });
       const deleted = await gql(server.url, DeleteShelfDocument, { id: shelf.id });
       assert.equal(deleted.data?.deleteShelf.deleted, true);
-      // The job under way finishes after the delete, finds no shelf and removes what it made.
-      await waitFor("the job under way to end", async () => (server.logs.some((l) => l.includes("was made after its shelf was deleted")) ? true : undefined), 120_000).catch((err) => { throw new Error(`${err.message}; logs: ${server.logs.slice(-8).join(" / ")}`); });
+      // The job under way finishes after the delete, finds no shelf and removes what it made;
+      // or its next heartbeat finds its job gone with the shelf and stops it first.
+      const ended = (l: string) => l.includes("was made after its shelf was deleted") || l.includes("its job is no longer this worker's");
+      await waitFor("the job under way to end", async () => (server.logs.some(ended) ? true : undefined), 120_000).catch((err) => { throw new Error(`${err.message}; logs: ${server.logs.slice(-8).join(" / ")}`); });
       await waitFor("deletions", async () => ((await server.app.db.prisma.storageDeletion.count()) === 0 ? true : undefined));
       const left = (await listFiles(server.mediaRoot)).filter((f) => f.includes(shelf.id) || f.startsWith(".incoming"));
       assert.deepEqual(left, []);
@@ -169,7 +171,7 @@ describe("version jobs", () => {
         throw new Error(`${err.message}; logs: ${server.logs.slice(-5).join(" / ")}`);
       });
       assert.ok(Date.now() - taken < 4000, `stopped ${Date.now() - taken} ms after the claim was lost`);
-      await waitFor("the log line", async () => (server.logs.some((l) => l.includes("was taken over by another worker")) ? true : undefined), 5000);
+      await waitFor("the log line", async () => (server.logs.some((l) => l.includes("its job is no longer this worker's")) ? true : undefined), 5000);
       const job = await prisma.job.findUniqueOrThrow({ where: { fileId: pending.id } });
       assert.equal(job.lockedBy, "another-worker", "the job is the new owner's");
       const row = await prisma.mediaFile.findUniqueOrThrow({ where: { id: pending.id } });

@@ -4,11 +4,12 @@ import type { ClaimedJob, JobQueue, QueueName } from "./queue.js";
 /**
  * Runs one claimed job to its end: it records its own result, retry or failure. When `signal`
  * aborts it stops its work: the process is stopping (it hands the job back with `release`), or,
- * with a `LeaseLost` reason, its claim went to another worker (it leaves the job alone).
+ * with a `LeaseLost` reason, its claim is gone (another worker's now, or deleted with its shelf),
+ * and it leaves the job and its rows alone.
  */
 export type JobHandler = (job: ClaimedJob, signal: AbortSignal) => Promise<void>;
 
-/** The abort reason of a job whose claim a heartbeat found lost: its result would be refused. */
+/** The abort reason of a job whose claim a heartbeat found gone (taken over, or deleted): its result would be refused. */
 export class LeaseLost extends Error {
   constructor(jobId: string) {
     super(`The claim on job ${jobId} was lost`);
@@ -123,13 +124,13 @@ export class WorkerPool {
     // Its own signal, so a lost claim stops this job alone; the pool's stops every job.
     const lease = new AbortController();
     // Renewing at a third of the lease survives one missed beat. A beat that finds the claim
-    // gone stops the work at once: another worker has the job, and this one's result would be
-    // refused.
+    // gone stops the work at once: another worker has the job, or the job went with its shelf,
+    // and this one's result would be refused either way.
     const beat = setInterval(() => {
       this.jobs.heartbeat(job.id).then(
         (held) => {
           if (held || lease.signal.aborted) return;
-          this.options.log(`${job.type} job ${job.id}: its claim was lost to another worker; stopping it`);
+          this.options.log(`${job.type} job ${job.id}: its claim is gone (another worker took it, or its shelf was deleted); stopping it`);
           lease.abort(new LeaseLost(job.id));
         },
         () => {},

@@ -107,8 +107,9 @@ export class VersionJob {
       }
     } catch (err) {
       if (abort?.reason instanceof LeaseLost) {
-        // Another worker owns the job now and writes the row: nothing of it is touched here.
-        this.deps.log(`version ${file.variant} of shelf ${file.shelfId}: stopped, its job was taken over by another worker`);
+        // Another worker owns the job now and writes the row, or both went with the shelf:
+        // nothing of them is touched here.
+        this.deps.log(`version ${file.variant} of shelf ${file.shelfId}: stopped, its job is no longer this worker's (taken over, or its shelf deleted)`);
         return;
       }
       if (err instanceof TranscodeAborted || abort?.aborted) {
