@@ -54,6 +54,9 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
 
     const engine = buildEngine(config, db, log);
     const { services } = engine;
+    // What a killed process left mid-transcode goes before this one makes scratch of its own.
+    const swept = await engine.scratch.sweep();
+    if (swept.length > 0) log(`removed ${swept.length} scratch folder(s) left by stopped processes`);
     const apiKeys = new ApiKeyService(db.prisma);
     const typeDefs = await fs.readFile(SCHEMA_FILE, "utf8");
     const resolveViewer = createViewerResolver(config.auth, (key) => apiKeys.lookup(key));

@@ -10,12 +10,15 @@ import { RelationService } from "./media/relations.js";
 import type { Services } from "./media/services.js";
 import { ShelfService } from "./media/shelves.js";
 import { ThumbnailService } from "./media/thumbnails.js";
-import { VersionService } from "./media/versions.js";
+import { ScratchSpace, scratchRootOf } from "./media/scratch.js";
+import { VersionService } from "./media/versions/index.js";
 import { openStorages } from "./storage/registry.js";
 import { defaultTranscoders } from "./transcode/transcoders.js";
 
 export interface Engine {
   services: Services;
+  /** This process's scratch space; the service sweeps what dead processes left before it starts working. */
+  scratch: ScratchSpace;
   /** One worker pool per queue; started by the service and by `npm run worker`. */
   workers: WorkerPool[];
   close(): Promise<void>;
@@ -38,7 +41,8 @@ export function buildEngine(config: Config, db: Database, log: (message: string)
   const relations = new RelationService(db.prisma, config.relationModels);
   const queue = new JobQueue(db.prisma, { leaseMs: config.jobs.leaseMs, query: db.query });
   const pools = new Map<QueueName, WorkerPool>();
-  const kick = (name: QueueName, jobIds?: readonly string[]) => pools.get(name)?.kick(jobIds);
+  const notifyWork = (name: QueueName, jobIds?: readonly string[]) => pools.get(name)?.notifyWork(jobIds);
+  const scratch = new ScratchSpace(scratchRootOf(config.dataDir));
   // The tools' own words about a failure name server paths: they go to the log, not to clients.
   const ffmpeg = { ffmpegPath: config.ffmpeg.ffmpegPath, timeoutMs: config.versions.transcodeTimeoutMs, log };
   const ffprobe = { ffprobePath: config.ffmpeg.ffprobePath, timeoutMs: config.ffmpeg.probeTimeoutMs, log };
@@ -59,7 +63,8 @@ export function buildEngine(config: Config, db: Database, log: (message: string)
       posterPositions: config.versions.posterPositions,
       ffprobe,
     },
-    kick,
+    scratch,
+    notifyWork,
     log,
   });
   const shelves = new ShelfService({
@@ -70,8 +75,8 @@ export function buildEngine(config: Config, db: Database, log: (message: string)
     deletions,
     relations,
     versions,
-    kick,
-    staging: { image: { ...config.image, log }, ffprobe },
+    notifyWork,
+    staging: { image: { ...config.image, log }, ffprobe, scratch },
   });
   const thumbnails = new ThumbnailService({
     prisma: db.prisma,
@@ -81,6 +86,7 @@ export function buildEngine(config: Config, db: Database, log: (message: string)
     storages,
     positions: config.versions.posterPositions,
     ffmpeg,
+    scratch,
     log,
   });
   const handle = (job: Parameters<VersionService["runJob"]>[0], abort: AbortSignal) =>
@@ -92,6 +98,7 @@ export function buildEngine(config: Config, db: Database, log: (message: string)
   // Listens to the database only once something subscribes: workers and the CLI never do.
   const events = new ShelfEvents(db.listen, { log });
   return {
+    scratch,
     services: { storages, kinds, shelves, relations, listing: new ShelfListing(db, relations), deletions, versions, thumbnails, events },
     workers,
     async close() {

@@ -15,6 +15,7 @@ async function main(): Promise<void> {
   const db = await openDatabase({ databaseUrl: config.databaseUrl, embeddedDbDir: config.embeddedDbDir });
   await applyPendingMigrations(db.adapterFactory);
   const engine = buildEngine(config, db, (m) => console.log(m));
+  await engine.scratch.sweep();
   engine.services.deletions.start();
   for (const pool of engine.workers) pool.start();
   console.log(`worker running: ${engine.workers.map((w) => `${w.queue} ×${w.concurrency}`).join(", ")}`);

@@ -135,7 +135,7 @@ for (const flavour of await databaseFlavours()) {
       // Clean up for the next tests.
       for (const id of ids) await server.app.services.shelves.delete("local", id);
       await server.app.services.deletions.idle();
-      server.app.services.deletions.kick();
+      server.app.services.deletions.notifyWork();
       await server.app.services.deletions.idle();
       assert.deepEqual(await listFiles(server.mediaRoot), []);
     });

@@ -58,7 +58,7 @@ for (const setup of await coreSetups()) {
       await fs.writeFile(stored, bytes);
       const deadline = Date.now() + 10_000;
       while ((await server.app.services.deletions.pending()) > 0 && Date.now() < deadline) {
-        server.app.services.deletions.kick();
+        server.app.services.deletions.notifyWork();
         await new Promise((r) => setTimeout(r, 200));
         await server.app.services.deletions.idle();
       }

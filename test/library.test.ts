@@ -128,7 +128,7 @@ for (const flavour of await databaseFlavours()) {
         assert.deepEqual(mine.filter((r) => r.errors).map(errorCode), ["NOT_FOUND", "NOT_FOUND"]);
       }
       await server.app.services.deletions.idle();
-      server.app.services.deletions.kick();
+      server.app.services.deletions.notifyWork();
       await server.app.services.deletions.idle();
       for (const shelf of shelves) await assert.rejects(fs.access(path.join(server.mediaRoot, shelf.original.name)));
     });

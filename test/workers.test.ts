@@ -68,7 +68,7 @@ describe("worker pool claims", () => {
     pool.start(); // its first claim looks before the job exists
     await sleep(30);
     const id = await add();
-    pool.kick([id]);
+    pool.notifyWork([id]);
     assert.deepEqual(await waitFor([id]), [], "the announced job waits for the timer");
     queue.delayMs = 0;
   });
@@ -78,7 +78,7 @@ describe("worker pool claims", () => {
     const before = queue.claims;
     const foreign = await add(10);
     const ours = await add(0);
-    pool.kick([ours]);
+    pool.notifyWork([ours]);
     assert.deepEqual(await waitFor([foreign, ours]), []);
     // The foreign job, ours, and one more look: nothing announced is left, so nothing more is claimed.
     await sleep(100);
@@ -89,7 +89,7 @@ describe("worker pool claims", () => {
     await sleep(50);
     const before = queue.claims;
     const id = await add();
-    pool.kick([id]);
+    pool.notifyWork([id]);
     assert.deepEqual(await waitFor([id]), []);
     await sleep(100);
     assert.equal(queue.claims - before, 1);

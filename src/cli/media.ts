@@ -7,6 +7,7 @@ import { MEDIA_KINDS } from "../db/media-kinds.js";
 import { applyPendingMigrations } from "../db/migrate.js";
 import { DeletionQueue } from "../media/deletions.js";
 import { collectGarbage } from "../media/gc.js";
+import { ScratchSpace, scratchRootOf } from "../media/scratch.js";
 import { openStorages } from "../storage/registry.js";
 import { readCheckpoint, regenerate, writeCheckpoint } from "../media/regenerate.js";
 import { buildEngine } from "../engine.js";
@@ -22,7 +23,8 @@ commands:
   gc [--dry-run] [--grace-minutes N]
                            carry out pending storage deletions, then remove stored objects that no
                            file row names and that are older than the grace period (minutes,
-                           default 60, at least 10)
+                           default 60, at least 10), and scratch folders that stopped
+                           processes left under DATA_DIR/scratch
   regenerate [--kind K] [--preset P] [--only-missing | --stale] [--shelf ID] [--resume]
                            make versions again, a batch of shelves at a time: those that exist,
                            and missing ones of eager presets (or of the preset named);
@@ -57,6 +59,11 @@ async function main(argv: string[]): Promise<number> {
           log: (m) => console.log(m),
         });
         storages.close();
+        // Scratch folders of processes that are gone: a service or worker killed mid-transcode.
+        const scratch = new ScratchSpace(scratchRootOf(config.dataDir));
+        for (const folder of values["dry-run"] ? await scratch.leftovers() : await scratch.sweep()) {
+          console.log(`${values["dry-run"] ? "would remove" : "removed"} scratch folder ${folder}`);
+        }
         console.log(`scanned ${report.scanned} object(s), ${values["dry-run"] ? "found" : "removed"} ${report.orphans.length} orphan(s)`);
         return 0;
       }

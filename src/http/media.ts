@@ -2,7 +2,7 @@ import { pipeline } from "node:stream/promises";
 import { Router, type Request, type Response } from "express";
 import rangeParser from "range-parser";
 import type { ShelfService } from "../media/shelves.js";
-import type { VersionService } from "../media/versions.js";
+import type { VersionService } from "../media/versions/index.js";
 import { StorageError } from "../storage/contract.js";
 import { assertSafeName } from "../storage/naming.js";
 import type { StorageRegistry } from "../storage/registry.js";

@@ -37,7 +37,7 @@ export function backoffMs(attempts: number): number {
 export interface QueueOptions {
   /** How long a claim lasts without a heartbeat; a worker that died loses its jobs after this. */
   leaseMs: number;
-  /** Runs the statements of every version made (claims, inserts) through the driver itself. */
+  /** Runs claims, the statement every job made starts with, through the driver itself. */
   query: DirectQuery;
 }
 
@@ -67,20 +67,14 @@ export class JobQueue {
   }
 
   /**
-   * Runs `insertFile` (an INSERT of one MediaFile … ON CONFLICT DO NOTHING) and, in the same
-   * statement, adds `job` for the file it inserted: one round trip where a transaction takes
-   * four. Returns the new file's createdAt, or null when it inserted nothing (the file exists).
+   * The INSERT of `job` for each row of `source` (a table a statement made before it, such as
+   * its CTE), the job's file being that row's `"id"`: for statements that make a row and its
+   * job in one round trip.
    */
-  async enqueueForNewFile(insertFile: Prisma.Sql, job: Omit<NewJob, "fileId">): Promise<Date | null> {
-    const rows = await this.options.query<{ createdAt: Date }>(Prisma.sql`
-      WITH file AS (${insertFile} RETURNING "id", "createdAt"),
-      job AS (
-        INSERT INTO "Job" ("id", "queue", "type", "shelfId", "fileId", "recipe", "priority")
-        SELECT ${job.id ?? randomUUID()}::uuid, ${job.queue}, ${job.type}, ${job.shelfId}::uuid, file."id", ${job.recipe ?? null}, ${job.priority ?? 0}::int
-        FROM file
-      )
-      SELECT "createdAt" FROM file`);
-    return rows[0]?.createdAt ?? null;
+  insertionFrom(source: string, job: Omit<NewJob, "fileId">): Prisma.Sql {
+    return Prisma.sql`INSERT INTO "Job" ("id", "queue", "type", "shelfId", "fileId", "recipe", "priority")
+      SELECT ${job.id ?? randomUUID()}::uuid, ${job.queue}, ${job.type}, ${job.shelfId}::uuid, ${Prisma.raw(`"${source}"."id"`)}, ${job.recipe ?? null}, ${job.priority ?? 0}::int
+      FROM ${Prisma.raw(`"${source}"`)}`;
   }
 
   /** Takes the most urgent due job of `queue`, or null. Times are the database's, shared by every process. */
@@ -138,14 +132,5 @@ export class JobQueue {
     await this.prisma.$executeRaw`
       UPDATE "Job" SET "lockedBy" = NULL, "lockedUntil" = NULL, "attempts" = GREATEST("attempts" - 1, 0)
       WHERE "id" = ${jobId}::uuid AND "lockedBy" = ${this.workerId}`;
-  }
-
-  /** Makes a waiting job the next to run (someone is waiting on it now); null when none waits (it runs, or is done). */
-  async hurry(fileId: string): Promise<{ queue: QueueName; id: string } | null> {
-    const rows = await this.options.query<{ id: string; queue: QueueName }>(Prisma.sql`
-      UPDATE "Job" SET "priority" = 10, "runAfter" = LEAST("runAfter", now())
-      WHERE "fileId" = ${fileId}::uuid AND "lockedBy" IS NULL
-      RETURNING "id", "queue"`);
-    return rows[0] ?? null;
   }
 }

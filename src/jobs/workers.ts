@@ -3,14 +3,24 @@ import type { ClaimedJob, JobQueue, QueueName } from "./queue.js";
 
 /**
  * Runs one claimed job to its end: it records its own result, retry or failure. When `signal`
- * aborts (the process is stopping) it stops its work and hands the job back with `release`.
+ * aborts it stops its work: the process is stopping (it hands the job back with `release`), or,
+ * with a `LeaseLost` reason, its claim is gone (another worker's now, or deleted with its shelf),
+ * and it leaves the job and its rows alone.
  */
 export type JobHandler = (job: ClaimedJob, signal: AbortSignal) => Promise<void>;
+
+/** The abort reason of a job whose claim a heartbeat found gone (taken over, or deleted): its result would be refused. */
+export class LeaseLost extends Error {
+  constructor(jobId: string) {
+    super(`The claim on job ${jobId} was lost`);
+    this.name = "LeaseLost";
+  }
+}
 
 export interface WorkerOptions {
   /** Jobs of this queue run at once in this process. */
   concurrency: number;
-  /** How often to look for work that other processes queued (this process's own work is kicked). */
+  /** How often to look for work that other processes queued (this process's own work is announced). */
   pollMs: number;
   leaseMs: number;
   log: (message: string) => void;
@@ -33,8 +43,8 @@ export class WorkerPool {
   private readonly announced = new Set<string>();
   /** Whether the queue may hold due jobs nobody announced (other processes', retries, uploads): the timer sets it. */
   private unannounced = true;
-  /** Counts kicks, so a claim that found nothing knows whether work was announced while it ran. */
-  private kicks = 0;
+  /** Counts notices, so a claim that found nothing knows whether work was announced while it ran. */
+  private notices = 0;
 
   constructor(
     readonly queue: QueueName,
@@ -51,10 +61,10 @@ export class WorkerPool {
     if (!this.stopped) return;
     this.stopped = false;
     this.abort = new AbortController();
-    this.timer = setInterval(() => this.kick(), this.options.pollMs);
+    this.timer = setInterval(() => this.notifyWork(), this.options.pollMs);
     this.unannounced = true;
     this.timer.unref();
-    this.kick();
+    this.notifyWork();
   }
 
   /**
@@ -62,9 +72,9 @@ export class WorkerPool {
    * (the queue is searched until it has none due). Ids spare the claim that finds nothing: the
    * pool stops claiming once it has taken every job announced to it.
    */
-  kick(jobIds?: readonly string[]): void {
+  notifyWork(jobIds?: readonly string[]): void {
     if (this.stopped) return;
-    this.kicks++;
+    this.notices++;
     if (jobIds === undefined) this.unannounced = true;
     else for (const id of jobIds) this.announced.add(id);
     this.fills.request();
@@ -94,12 +104,12 @@ export class WorkerPool {
     while (go() && (this.announced.size > 0 || this.unannounced)) {
       // Full: the next job to end looks again, for what is still announced or unannounced.
       if (this.running.size >= this.options.concurrency) return;
-      const kicksBefore = this.kicks;
+      const noticesBefore = this.notices;
       const job = await this.jobs.claim(this.queue);
       if (!job) {
-        // Nothing due: announced jobs were taken elsewhere. A kick during the claim may name a
-        // job the claim could not see yet; the run it asked for looks again.
-        if (this.kicks === kicksBefore) {
+        // Nothing due: announced jobs were taken elsewhere. A notice during the claim may name
+        // a job the claim could not see yet; the run it asked for looks again.
+        if (this.notices === noticesBefore) {
           this.announced.clear();
           this.unannounced = false;
         }
@@ -111,11 +121,22 @@ export class WorkerPool {
   }
 
   private run(job: ClaimedJob): void {
-    // Renewing at a third of the lease survives one missed beat.
+    // Its own signal, so a lost claim stops this job alone; the pool's stops every job.
+    const lease = new AbortController();
+    // Renewing at a third of the lease survives one missed beat. A beat that finds the claim
+    // gone stops the work at once: another worker has the job, or the job went with its shelf,
+    // and this one's result would be refused either way.
     const beat = setInterval(() => {
-      this.jobs.heartbeat(job.id).catch(() => {});
+      this.jobs.heartbeat(job.id).then(
+        (held) => {
+          if (held || lease.signal.aborted) return;
+          this.options.log(`${job.type} job ${job.id}: its claim is gone (another worker took it, or its shelf was deleted); stopping it`);
+          lease.abort(new LeaseLost(job.id));
+        },
+        () => {},
+      );
     }, Math.max(1000, Math.floor(this.options.leaseMs / 3)));
-    const task = this.handler(job, this.abort.signal)
+    const task = this.handler(job, AbortSignal.any([this.abort.signal, lease.signal]))
       .catch((err: unknown) => {
         // The handler records its own failures; reaching here means even that failed (say the
         // database went away). The lease runs out and the job is taken again.

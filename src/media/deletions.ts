@@ -3,7 +3,7 @@ import type { StorageRegistry } from "../storage/registry.js";
 import { CoalescedRun } from "../jobs/coalesced.js";
 
 export interface DeletionQueueOptions {
-  /** How often due deletions are looked for when nothing kicks the queue. */
+  /** How often due deletions are looked for when nothing announces work. */
   pollMs?: number;
   batchSize?: number;
   /** First retry delay; doubles per attempt up to `maxBackoffMs`. */
@@ -33,9 +33,9 @@ export class DeletionQueue {
 
   start(): void {
     this.stopped = false;
-    this.timer = setInterval(() => this.kick(), this.options.pollMs ?? 10_000);
+    this.timer = setInterval(() => this.notifyWork(), this.options.pollMs ?? 10_000);
     this.timer.unref();
-    this.kick();
+    this.notifyWork();
   }
 
   async stop(): Promise<void> {
@@ -45,7 +45,7 @@ export class DeletionQueue {
   }
 
   /** Runs due deletions now (or right after the current run). */
-  kick(): void {
+  notifyWork(): void {
     if (!this.stopped) this.runs.request();
   }
 

@@ -2,6 +2,7 @@ import type { Database } from "../db/client.js";
 import type { MediaKind, Visibility } from "../db/generated/enums.js";
 import { Prisma } from "../db/generated/client.js";
 import { MediaError } from "../errors.js";
+import { epochMs as ms, mediaFileFromTuple, mediaFileTuple, TUPLE_CREATED_AT, TUPLE_ROLE, type MediaFileTuple } from "./sql/media-file.js";
 import type { RelationService, RelationTarget, ShelfRelation } from "./relations.js";
 import type { MediaFile, Shelf } from "./shelves.js";
 
@@ -101,23 +102,17 @@ export class ShelfListing {
   }
 }
 
-/** Milliseconds since the epoch: a JSON number, which becomes a Date far more cheaply than a timestamp's text. */
-const ms = (column: Prisma.Sql) => Prisma.sql`(extract(epoch FROM ${column}) * 1000)::bigint`;
-
 /**
  * A listed shelf as one JSON array, its files and relations as arrays inside it: positional
  * rather than keyed, so the driver carries and parses a third of the text, one value per row.
- * The positions are those of the tuples below; a file's and a relation's shelf is the shelf.
+ * The positions are those of the tuples below (a file's are MediaFile's columns, see
+ * sql/media-file.ts); a file's and a relation's shelf is the shelf.
  */
 const LISTED = Prisma.sql`json_build_array(
   s.id, s."ownerId", s.kind, s.title, s.visibility, ${ms(Prisma.sql`s."createdAt"`)}, ${ms(Prisma.sql`s."updatedAt"`)},
   s."thumbnailOfId", s."selectedThumbnailId",
   COALESCE((
-    SELECT json_agg(json_build_array(
-      f.id, f.variant, f.role, f.preset, f.storage, f.name, f.size::text, f."mimeType", f.checksum,
-      f.width, f.height, f."durationMs", f."videoCodec", f."audioCodec", f.bitrate, f."frameRate",
-      f.status, f.progress, f.error, f.recipe, ${ms(Prisma.sql`f."createdAt"`)}
-    ))
+    SELECT json_agg(${mediaFileTuple("f")})
     FROM "MediaFile" f WHERE f."shelfId" = s.id), '[]'::json),
   COALESCE((
     SELECT json_agg(json_build_array(r.id, r."ownerId", r.model, r."objectId", r.position, ${ms(Prisma.sql`r."createdAt"`)})
@@ -125,55 +120,23 @@ const LISTED = Prisma.sql`json_build_array(
     FROM "ShelfRelation" r WHERE r."shelfId" = s.id), '[]'::json)
 )`;
 
-/** Sizes travel as text: JSON numbers would lose a bigint's precision. */
-type FileTuple = [
-  id: string, variant: string, role: MediaFile["role"], preset: string | null, storage: string, name: string, size: string,
-  mimeType: string, checksum: string, width: number | null, height: number | null, durationMs: number | null,
-  videoCodec: string | null, audioCodec: string | null, bitrate: number | null, frameRate: number | null,
-  status: MediaFile["status"], progress: number | null, error: string | null, recipe: string | null, createdAt: number,
-];
 type RelationTuple = [id: string, ownerId: string, model: string, objectId: string, position: number, createdAt: number];
 type ShelfTuple = [
   id: string, ownerId: string, kind: MediaKind, title: string, visibility: Visibility, createdAt: number, updatedAt: number,
-  thumbnailOfId: string | null, selectedThumbnailId: string | null, files: FileTuple[], relations: RelationTuple[],
+  thumbnailOfId: string | null, selectedThumbnailId: string | null, files: MediaFileTuple[], relations: RelationTuple[],
 ];
 
 interface Row {
   listed: ShelfTuple;
 }
 
-// Every field is named, so a column added to the schema fails the type check here until it is read.
+// Every field of a shelf and a relation is named, so a column added to the schema fails the type check here until it is read.
 function listed({ listed: row }: Row): ListedShelf {
   const [id, ownerId, kind, title, visibility, createdAt, updatedAt, thumbnailOfId, selectedThumbnailId, fileRows, relationRows] = row;
   const shelf: Shelf = {
     id, ownerId, kind, title, visibility, createdAt: new Date(createdAt), updatedAt: new Date(updatedAt), thumbnailOfId, selectedThumbnailId,
   };
-  const files = inFileOrder(fileRows).map(
-    (f): MediaFile => ({
-      id: f[0],
-      shelfId: id,
-      variant: f[1],
-      role: f[2],
-      preset: f[3],
-      storage: f[4],
-      name: f[5],
-      size: BigInt(f[6]),
-      mimeType: f[7],
-      checksum: f[8],
-      width: f[9],
-      height: f[10],
-      durationMs: f[11],
-      videoCodec: f[12],
-      audioCodec: f[13],
-      bitrate: f[14],
-      frameRate: f[15],
-      status: f[16],
-      progress: f[17],
-      error: f[18],
-      recipe: f[19],
-      createdAt: new Date(f[20]),
-    }),
-  );
+  const files = inFileOrder(fileRows).map((f) => mediaFileFromTuple(f, id));
   const relations = relationRows.map(
     (r): ShelfRelation => ({ id: r[0], shelfId: id, ownerId: r[1], model: r[2], objectId: r[3], position: r[4], createdAt: new Date(r[5]) }),
   );
@@ -187,9 +150,10 @@ const ROLE_ORDER: Record<MediaFile["role"], number> = { ORIGINAL: 0, VERSION: 1 
  * Originals first, then versions, oldest first: sorted here rather than in the statement,
  * where every shelf's aggregate set up a sort of its own for what is mostly one file.
  */
-function inFileOrder(files: FileTuple[]): FileTuple[] {
+function inFileOrder(files: MediaFileTuple[]): MediaFileTuple[] {
   if (files.length < 2) return files;
-  return files.sort((a, b) => ROLE_ORDER[a[2]] - ROLE_ORDER[b[2]] || a[20] - b[20]);
+  const role = (f: MediaFileTuple) => ROLE_ORDER[f[TUPLE_ROLE] as MediaFile["role"]];
+  return files.sort((a, b) => role(a) - role(b) || (a[TUPLE_CREATED_AT] as number) - (b[TUPLE_CREATED_AT] as number));
 }
 
 export function encodeCursor(shelf: Pick<Shelf, "createdAt" | "id">): string {

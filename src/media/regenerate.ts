@@ -2,7 +2,7 @@ import fs from "node:fs/promises";
 import type { MediaKind } from "../db/generated/enums.js";
 import type { PrismaClient } from "../db/client.js";
 import type { WorkerPool } from "../jobs/workers.js";
-import type { VersionService } from "./versions.js";
+import type { VersionService } from "./versions/index.js";
 
 export interface RegenerateOptions {
   kind?: MediaKind;

@@ -6,7 +6,7 @@ import type { ShelfListing } from "./listing.js";
 import type { RelationService } from "./relations.js";
 import type { ShelfService } from "./shelves.js";
 import type { ThumbnailService } from "./thumbnails.js";
-import type { VersionService } from "./versions.js";
+import type { VersionService } from "./versions/index.js";
 
 /** The media layer as the layers above see it. */
 export interface Services {

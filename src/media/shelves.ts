@@ -5,11 +5,11 @@ import type { StorageRegistry } from "../storage/registry.js";
 import type { DeletionQueue } from "./deletions.js";
 import { StorageError } from "../storage/contract.js";
 import { MediaError } from "../errors.js";
-import { mediaFileColumns, mediaFileRow } from "./file-rows.js";
+import { byStoredName, byVariant, servedFile, servedFileSql, type ServedFile, type ServedFileRow } from "./sql/serving.js";
 import { cleanTitle, infoColumns, stageUpload, uploadReadError, type IncomingFile, type StagedFile, type StagingOptions } from "./staging.js";
 import type { KindRegistry } from "./kinds.js";
 import type { RelationService, RelationTarget } from "./relations.js";
-import { parseVersionName, type VersionService } from "./versions.js";
+import { parseVersionName, type VersionService } from "./versions/index.js";
 
 export type { MediaFile, Shelf };
 /** Names the GraphQL resolver types map the Shelf and MediaFile types to. */
@@ -48,7 +48,7 @@ export interface ShelfServiceDeps {
   relations: RelationService;
   versions: Pick<VersionService, "planEager">;
   /** Tells this process's workers that a queue has new work. */
-  kick: (queue: "image" | "av") => void;
+  notifyWork: (queue: "image" | "av") => void;
   staging: Omit<StagingOptions, "storages" | "kinds">;
 }
 
@@ -154,7 +154,7 @@ export class ShelfService {
         await thumbnailOf?.inTransaction?.(tx);
         return shelves;
       });
-      for (const queue of queues) this.deps.kick(queue);
+      for (const queue of queues) this.deps.notifyWork(queue);
       return shelves;
     } catch (err) {
       const committed = await this.deps.prisma.mediaFile
@@ -257,31 +257,24 @@ export class ShelfService {
       await tx.storageDeletion.createMany({ data: files.map((f) => ({ storage: f.storage, name: f.name })) });
       return files.length;
     });
-    this.deps.deletions.kick();
+    this.deps.deletions.notifyWork();
     return { deletedFiles };
   }
 
   /** The file stored under `name` in `storage`, whoever owns it, with its shelf's visibility (the media route serves by name). */
-  async fileByName(storage: string, name: string): Promise<(MediaFile & { shelf: { visibility: Visibility; kind: MediaKind } }) | null> {
-    const file = await this.fileWithShelf(Prisma.sql`f."storage" = ${storage} AND f."name" = ${name}`);
+  async fileByName(storage: string, name: string): Promise<ServedFile | null> {
+    const file = await this.fileWithShelf(byStoredName(storage, name));
     if (file) return file;
     // A version is remade under a new name; a link handed out earlier still reaches its bytes.
     const version = parseVersionName(name);
     if (!version) return null;
-    const current = await this.fileWithShelf(Prisma.sql`f."shelfId" = ${version.shelfId}::uuid AND f."variant" = ${version.variant}`);
+    const current = await this.fileWithShelf(byVariant(version.shelfId, version.variant));
     return current?.storage === storage && current.role === "VERSION" ? current : null;
   }
 
-  /** The file `where` finds, with what serving it needs of its shelf, in one statement (the media route's every request). */
-  private async fileWithShelf(where: Prisma.Sql): Promise<(MediaFile & { shelf: { visibility: Visibility; kind: MediaKind } }) | null> {
-    const rows = await this.deps.query<MediaFile & { shelfVisibility: Visibility; shelfKind: MediaKind }>(Prisma.sql`
-      SELECT ${mediaFileColumns("f")}, s."visibility"::text AS "shelfVisibility", s."kind"::text AS "shelfKind"
-      FROM "MediaFile" f JOIN "Shelf" s ON s."id" = f."shelfId"
-      WHERE ${where}`);
-    const row = rows[0];
-    if (!row) return null;
-    const { shelfVisibility, shelfKind, ...file } = row;
-    return { ...mediaFileRow(file), shelf: { visibility: shelfVisibility, kind: shelfKind } };
+  private async fileWithShelf(where: Prisma.Sql): Promise<ServedFile | null> {
+    const [row] = await this.deps.query<ServedFileRow>(servedFileSql(where));
+    return row ? servedFile(row) : null;
   }
 
   /** Shelves by id in one query (the DataLoader batch function); null where there is none. */

@@ -16,6 +16,7 @@ import { limitSize } from "../streams/limit.js";
 import { peek } from "../streams/peek.js";
 import { MediaError } from "../errors.js";
 import { KIND_FORMATS, type KindRegistry, type KindSpec, type MediaFormat } from "./kinds.js";
+import type { ScratchSpace } from "./scratch.js";
 
 /** Enough of the head of a file for every format the kinds accept to be recognised. */
 const SNIFF_BYTES = 64 * 1024;
@@ -32,6 +33,8 @@ export interface StagingOptions {
   storages: StorageRegistry;
   image: { maxPixels: number; log?: (message: string) => void };
   ffprobe: ProbeOptions;
+  /** Where local copies of originals on storages without paths are made while they are analysed. */
+  scratch?: ScratchSpace;
 }
 
 /** A file whose bytes are stored under a temporary name, checked and analysed, not yet recorded. */
@@ -195,6 +198,7 @@ async function analyze(
       spec.analyzer === "image"
         ? analyzeImage(file, { maxPixels: Math.min(spec.maxPixels ?? Infinity, options.image.maxPixels), log: options.image.log })
         : analyzeAudioVideo(file, format.demuxer ?? "", options.ffprobe),
+      options.scratch && ((prefix) => options.scratch!.make(prefix)),
     );
   } catch (err) {
     if (err instanceof AnalysisError && err.badInput) throw new MediaError("BAD_USER_INPUT", err.message);
@@ -230,11 +234,19 @@ function checkRules(spec: KindSpec, info: MediaInfo): void {
   }
 }
 
-/** Runs `fn` on a local path of `name`: the backend's own when it has one, else a temporary copy. */
-export async function withLocalFile<T>(storage: Storage, name: string, fn: (file: string) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` on a local path of `name`: the backend's own when it has one, else a temporary copy
+ * in a directory `makeDir` makes (a scratch space's, or the OS temp dir's).
+ */
+export async function withLocalFile<T>(
+  storage: Storage,
+  name: string,
+  fn: (file: string) => Promise<T>,
+  makeDir: (prefix: string) => Promise<string> = (prefix) => fs.mkdtemp(path.join(os.tmpdir(), prefix)),
+): Promise<T> {
   const local = storage.path(name);
   if (local) return fn(local);
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "media-"));
+  const dir = await makeDir("media-");
   try {
     const copy = path.join(dir, path.posix.basename(name));
     await pipeline(await storage.open(name), createWriteStream(copy));

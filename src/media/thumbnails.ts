@@ -1,6 +1,5 @@
 import { createReadStream } from "node:fs";
 import fs from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import type { Shelf } from "../db/generated/client.js";
 import type { PrismaClient } from "../db/client.js";
@@ -10,6 +9,7 @@ import { posterArgs, runFfmpeg, type FfmpegOptions } from "../transcode/av.js";
 import { TranscodeAborted, TranscodeError } from "../transcode/errors.js";
 import { MediaError } from "../errors.js";
 import type { KindRegistry } from "./kinds.js";
+import type { ScratchSpace } from "./scratch.js";
 import type { ShelfService } from "./shelves.js";
 import type { IncomingFile } from "./staging.js";
 import { withLocalFile } from "./staging.js";
@@ -23,6 +23,7 @@ export interface ThumbnailServiceDeps {
   /** Fractions of the duration at which poster frames are taken. */
   positions: number[];
   ffmpeg: FfmpegOptions;
+  scratch: ScratchSpace;
   log: (message: string) => void;
 }
 
@@ -44,7 +45,7 @@ export class ThumbnailService {
       return;
     }
     const demuxer = this.deps.kinds.forMimeType(original.mimeType)?.format.demuxer;
-    const workDir = await fs.mkdtemp(path.join(os.tmpdir(), "posters-"));
+    const workDir = await this.deps.scratch.make("posters-");
     try {
       if (!demuxer) throw new TranscodeError(`${original.mimeType} has no demuxer`, true);
       // Without a known duration every position is the first frame: one is enough.
@@ -59,7 +60,7 @@ export class ThumbnailService {
           if ((await fs.stat(file).catch(() => undefined))?.size) taken.push({ file, percent: Math.round(position * 100) });
         }
         return taken;
-      });
+      }, (prefix) => this.deps.scratch.make(prefix));
       if (frames.length === 0) throw new TranscodeError("No frame could be taken from the video", true);
       await this.deps.shelves.upload(
         video.ownerId,

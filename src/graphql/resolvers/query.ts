@@ -8,7 +8,7 @@ import { libraryFor, ownerForShelf } from "./scope.js";
  * Notes a listed shelf, with the files and relations read with it, for this request, so the
  * shelf's fields resolve without another query.
  */
-function primed(listed: ListedShelf, loaders: Context["loaders"]): Shelf {
+function rememberListed(listed: ListedShelf, loaders: Context["loaders"]): Shelf {
   loaders.listed.set(listed.shelf.id, listed);
   return listed.shelf;
 }
@@ -19,11 +19,11 @@ export const queryResolvers: Resolvers = {
     library: (_parent, { ownerId }, { viewer }) => libraryFor(viewer, ownerId),
     shelf: async (_parent, { id }, { viewer, services, loaders }) => {
       const found = await services.listing.one(await ownerForShelf(viewer, services, id), id);
-      return found && primed(found, loaders);
+      return found && rememberListed(found, loaders);
     },
     mediaKinds: (_parent, _args, { services }) => [...services.kinds.all()],
     shelvesFor: async (_parent, { target, kind }, { viewer, services, loaders }) =>
-      (await services.listing.shelvesFor(viewer.ownerId, target, kind)).map((listed) => primed(listed, loaders)),
+      (await services.listing.shelvesFor(viewer.ownerId, target, kind)).map((listed) => rememberListed(listed, loaders)),
   },
   Viewer: {
     id: ({ ownerId }) => ownerId,
@@ -34,7 +34,7 @@ export const queryResolvers: Resolvers = {
     ownerId: ({ ownerId }) => ownerId,
     shelfSet: async ({ ownerId }, { kind, relatedTo, first, after }, { services, loaders }) => {
       const page = await services.listing.page(ownerId, { kind, relatedTo, first, after });
-      const edges = page.shelves.map((listed) => ({ node: primed(listed, loaders) }));
+      const edges = page.shelves.map((listed) => ({ node: rememberListed(listed, loaders) }));
       const [start, end] = [edges[0]?.node, edges.at(-1)?.node];
       return {
         edges,
