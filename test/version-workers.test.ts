@@ -15,7 +15,7 @@ describe("versions across processes and recipes", () => {
     const service = await startTestServer("postgresql", { ...DEFAULT_VERSIONS, JOBS_IMAGE_CONCURRENCY: "0", JOBS_AV_CONCURRENCY: "0" });
     const worker = spawn("npm", ["run", "--silent", "worker"], {
       cwd: path.resolve(import.meta.dirname, ".."),
-      env: { ...process.env, ...DEFAULT_VERSIONS, NODE_ENV: "test", DATA_DIR: path.join(service.sandbox, "worker"), DATABASE_URL: service.databaseUrl!, MEDIA_ROOT: service.mediaRoot, JOBS_POLL_MS: "200" },
+      env: { ...process.env, ...DEFAULT_VERSIONS, NODE_ENV: "test", DATA_DIR: path.join(service.sandbox, "worker"), DATABASE_URL: service.databaseUrl!, MEDIA_ROOT: service.mediaRoot, JOBS_POLL_MS: "200", JOBS_IMAGE_CONCURRENCY: "2" },
       detached: true,
     });
     let output = "";

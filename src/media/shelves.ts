@@ -1,15 +1,16 @@
 import type { MediaKind, Visibility } from "../db/generated/enums.js";
-import { Prisma, type MediaFile, type Shelf } from "../db/generated/client.js";
+import type { MediaFile, Shelf } from "../db/generated/client.js";
 import type { DirectQuery, PrismaClient, Transaction } from "../db/client.js";
 import type { StorageRegistry } from "../storage/registry.js";
 import type { DeletionQueue } from "./deletions.js";
 import { StorageError } from "../storage/contract.js";
 import { MediaError } from "../errors.js";
-import { byStoredName, byVariant, servedFile, servedFileSql, type ServedFile, type ServedFileRow } from "./sql/serving.js";
+import { servedFileByName } from "./served-files.js";
+import type { ServedFile } from "./sql/serving.js";
 import { cleanTitle, infoColumns, stageUpload, uploadReadError, type IncomingFile, type StagedFile, type StagingOptions } from "./staging.js";
 import type { KindRegistry } from "./kinds.js";
 import type { RelationService, RelationTarget } from "./relations.js";
-import { parseVersionName, type VersionService } from "./versions/index.js";
+import type { VersionService } from "./versions/index.js";
 
 export type { MediaFile, Shelf };
 /** Names the GraphQL resolver types map the Shelf and MediaFile types to. */
@@ -261,20 +262,9 @@ export class ShelfService {
     return { deletedFiles };
   }
 
-  /** The file stored under `name` in `storage`, whoever owns it, with its shelf's visibility (the media route serves by name). */
-  async fileByName(storage: string, name: string): Promise<ServedFile | null> {
-    const file = await this.fileWithShelf(byStoredName(storage, name));
-    if (file) return file;
-    // A version is remade under a new name; a link handed out earlier still reaches its bytes.
-    const version = parseVersionName(name);
-    if (!version) return null;
-    const current = await this.fileWithShelf(byVariant(version.shelfId, version.variant));
-    return current?.storage === storage && current.role === "VERSION" ? current : null;
-  }
-
-  private async fileWithShelf(where: Prisma.Sql): Promise<ServedFile | null> {
-    const [row] = await this.deps.query<ServedFileRow>(servedFileSql(where));
-    return row ? servedFile(row) : null;
+  /** The file stored under `name` in `storage`, whoever owns it (see servedFileByName). */
+  fileByName(storage: string, name: string): Promise<ServedFile | null> {
+    return servedFileByName(this.deps.query, storage, name);
   }
 
   /** Shelves by id in one query (the DataLoader batch function); null where there is none. */

@@ -2,7 +2,7 @@ import sharp from "sharp";
 import { TranscodeError } from "./errors.js";
 import type { ImageRecipe } from "./presets.js";
 import type { ToolLog } from "./process.js";
-import type { TranscodeResult } from "./transcoders.js";
+import type { TranscodeResult } from "./result.js";
 
 // Every version is made from a different file: sharp's operation cache would only hold memory.
 sharp.cache(false);

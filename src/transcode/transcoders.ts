@@ -1,7 +1,9 @@
-import type { MediaInfo } from "./analyze.js";
 import { audioArgs, runFfmpeg, videoArgs, type FfmpegOptions } from "./av.js";
 import { transcodeImage, type ImageLimits } from "./image.js";
 import type { Recipe } from "./presets.js";
+import type { TranscodeResult } from "./result.js";
+
+export type { TranscodeResult };
 
 /** The file a version is made from. */
 export interface SourceFile {
@@ -18,11 +20,6 @@ export interface TranscodeRun {
   abort?: AbortSignal;
 }
 
-/** What is known of a made version without probing it, and its bytes when they were made in memory. */
-export interface TranscodeResult extends MediaInfo {
-  /** The version itself, when the transcoder made it in memory rather than writing `output`. */
-  bytes?: Buffer;
-}
 
 export interface Transcoder {
   name: string;
