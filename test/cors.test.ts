@@ -354,3 +354,28 @@ describe("CORS for any origin, without credentials", () => {
     await withoutOrigin.arrayBuffer();
   });
 });
+
+describe("CORS with no origin listed (the default)", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer("pglite");
+  });
+  after(() => server.close());
+
+  it("refuses another origin's preflight and adds nothing to other answers", async () => {
+    const preflight = await fetch(`${server.url}/graphql`, {
+      method: "OPTIONS",
+      headers: { origin: "https://app.example.com", "access-control-request-method": "POST", "access-control-request-headers": "content-type" },
+    });
+    assert.equal(preflight.status, 403);
+    assert.equal(preflight.headers.get("access-control-allow-origin"), null);
+    const answer = await fetch(`${server.url}/graphql`, {
+      method: "POST",
+      headers: { origin: "https://app.example.com", "content-type": "application/json" },
+      body: JSON.stringify({ query: "{ mediaKinds { kind } }" }),
+    });
+    assert.equal(answer.status, 200);
+    assert.equal(answer.headers.get("access-control-allow-origin"), null);
+    assert.equal(answer.headers.get("vary"), null);
+  });
+});

@@ -109,6 +109,16 @@ function isPreflight(req: Request): boolean {
  * browser withholds the answer; its preflight gets 403.
  */
 export function corsMiddleware(options: CorsSettings): RequestHandler {
+  const refuse = (res: Response) =>
+    res.status(403).json({ errors: [{ message: "This origin is not allowed to call the service", extensions: { code: "FORBIDDEN" } }] });
+  if (options.origins.length === 0) {
+    // No origin listed (the default): answers never vary by origin, so the media route and
+    // GraphQL pay nothing for CORS; only another origin's preflight is answered, with a refusal.
+    return (req, res, next) => {
+      if (isPreflight(req) && !isOriginAllowed(req.headers.origin, options, req.headers.host)) return void refuse(res);
+      next();
+    };
+  }
   const anyOrigin = rulesOf(options.origins).some((rule) => rule.kind === "any");
   const handle = cors((req, callback) => {
     const origin = req.headers.origin;
@@ -126,10 +136,7 @@ export function corsMiddleware(options: CorsSettings): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     // The answer differs by origin (its ACAO header, or none): caches must keep them apart.
     if (!anyOrigin) res.vary("Origin");
-    if (isPreflight(req) && !isOriginAllowed(req.headers.origin, options, req.headers.host)) {
-      res.status(403).json({ errors: [{ message: "This origin is not allowed to call the service", extensions: { code: "FORBIDDEN" } }] });
-      return;
-    }
+    if (isPreflight(req) && !isOriginAllowed(req.headers.origin, options, req.headers.host)) return void refuse(res);
     handle(req, res, next);
   };
 }
