@@ -110,8 +110,21 @@ function spawnTied(command: string, args: string[]) {
   return spawn(SETPRIV, ["--pdeathsig", "KILL", "--", program, ...args], { stdio, shell: false });
 }
 
+/** Programs found, by command: one lookup per program, not a walk of PATH per run. */
+const programs = new Map<string, string>();
+
 /** The executable `command` names: itself when it has a slash, else the first on PATH. */
 function findProgram(command: string): string | undefined {
+  let program = programs.get(command);
+  if (program === undefined) {
+    program = lookUpProgram(command);
+    // A program not found is looked up again next time: it may be installed meanwhile.
+    if (program !== undefined) programs.set(command, program);
+  }
+  return program;
+}
+
+function lookUpProgram(command: string): string | undefined {
   if (command.includes("/")) return isExecutable(command) ? command : undefined;
   for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
     if (!dir) continue;

@@ -163,8 +163,10 @@ export class VersionJob {
         return await transcoder.run(source, output, recipe, { onProgress: reportProgress, abort });
       } catch (err) {
         if (err instanceof TranscodeError || err instanceof TranscodeAborted) throw err;
-        // The decoders' own errors (sharp's) are about the input: a corrupt or hostile file.
-        throw new TranscodeError(`The ${kind.toLowerCase()} could not be transcoded: ${(err as Error).message}`, true);
+        // The decoders' own errors (sharp's) are about the input: a corrupt or hostile file. Their
+        // words name paths and internals, so they go to the log and the version gets fixed wording.
+        this.deps.log(`${transcoder.name} failed on shelf file ${fileId}: ${(err as Error).message}`);
+        throw new TranscodeError(`The ${kind.toLowerCase()} could not be transcoded`, true);
       }
     }, (prefix) => this.deps.scratch.make(prefix));
   }

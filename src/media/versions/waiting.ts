@@ -56,7 +56,8 @@ export class VersionWaiting {
           this.settled.off(file.id, done);
           resolve(row);
         };
-        const timer = setTimeout(done, Math.min(left, 250));
+        // Made here, its end is announced whatever it is; made elsewhere, only the row tells.
+        const timer = setTimeout(done, this.makingHere.has(file.id) ? left : Math.min(left, 250));
         this.settled.on(file.id, done);
       });
       current = announced ?? (await this.deps.prisma.mediaFile.findUnique({ where: { id: file.id } }));
