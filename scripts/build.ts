@@ -3,7 +3,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
-import { buildGraphiqlAssets, GRAPHIQL_OUT_DIR } from "./graphiql-assets.js";
+import { buildGraphiqlAssets, graphiqlAssetsFresh, GRAPHIQL_OUT_DIR } from "./graphiql-assets.js";
 
 // Compiles src/ to lib/, one JavaScript module per TypeScript module, for `npm start` and
 // `npm run worker` (run on install and before each of them). A service run through the
@@ -50,5 +50,7 @@ for (const entry of await fs.readdir(outdir, { recursive: true, withFileTypes: t
 }
 if (written > 0) console.log(`built lib/: ${written} of ${built.size} modules changed`);
 
-const ide = await buildGraphiqlAssets();
-if (ide.written > 0) console.log(`built lib/graphiql/: ${ide.written} files changed`);
+if (!(await graphiqlAssetsFresh())) {
+  const ide = await buildGraphiqlAssets();
+  if (ide.written > 1) console.log(`built lib/graphiql/: ${ide.written - 1} files changed`);
+}

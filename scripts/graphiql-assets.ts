@@ -16,6 +16,31 @@ export interface GraphiqlManifest {
   style: string;
 }
 
+/** What a build read, and when: the next build is skipped while none of it has changed. */
+interface BuiltFrom {
+  builtAt: number;
+  /** Paths relative to the repository, as the bundler names them. */
+  inputs: string[];
+}
+const SOURCES_FILE = "sources.json";
+
+/**
+ * Whether the IDE's files in `outdir` were built from the sources as they are now: `npm start`
+ * and `npm run worker` build before they run, and bundling the IDE afresh would cost a second
+ * each time.
+ */
+export async function graphiqlAssetsFresh(outdir = GRAPHIQL_OUT_DIR): Promise<boolean> {
+  try {
+    const built = JSON.parse(await fs.readFile(path.join(outdir, SOURCES_FILE), "utf8")) as BuiltFrom;
+    const manifest = JSON.parse(await fs.readFile(path.join(outdir, "manifest.json"), "utf8")) as GraphiqlManifest;
+    await Promise.all([manifest.script, manifest.style].map((name) => fs.access(path.join(outdir, name))));
+    const times = await Promise.all(built.inputs.map(async (input) => (await fs.stat(path.join(root, input))).mtimeMs));
+    return times.every((mtime) => mtime <= built.builtAt);
+  } catch {
+    return false; // never built, or an input is gone: build
+  }
+}
+
 /** Builds the IDE's files; returns the manifest and how many files changed on disk. */
 export async function buildGraphiqlAssets(outdir = GRAPHIQL_OUT_DIR): Promise<{ manifest: GraphiqlManifest; written: number }> {
   const result = await build({
@@ -47,8 +72,10 @@ export async function buildGraphiqlAssets(outdir = GRAPHIQL_OUT_DIR): Promise<{ 
 
   await fs.mkdir(outdir, { recursive: true });
   let written = 0;
+  const sources: BuiltFrom = { builtAt: Date.now(), inputs: Object.keys(result.metafile.inputs) };
   const files = [
     ...result.outputFiles.map((f) => ({ path: f.path, contents: f.contents })),
+    { path: path.join(outdir, SOURCES_FILE), contents: new TextEncoder().encode(JSON.stringify(sources)) },
     // Written last: a running service reads either the old manifest or one whose files exist.
     { path: path.join(outdir, "manifest.json"), contents: new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`) },
   ];

@@ -58,12 +58,12 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     const swept = await engine.scratch.sweep();
     if (swept.length > 0) log(`removed ${swept.length} scratch folder(s) left by stopped processes`);
     const apiKeys = new ApiKeyService(db.prisma);
-    const typeDefs = await fs.readFile(SCHEMA_FILE, "utf8");
+    // One schema for HTTP and the WebSocket, so both answer the same API.
+    const schema = makeExecutableSchema({ typeDefs: await fs.readFile(SCHEMA_FILE, "utf8"), resolvers: resolvers as never });
     const resolveViewer = createViewerResolver(config.auth, (key) => apiKeys.lookup(key));
 
     const { app, apollo } = await createHttpApp({
-      typeDefs,
-      resolvers,
+      schema,
       services,
       resolveViewer,
       production: config.production,
@@ -83,7 +83,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     const server = http.createServer(app);
     const subscriptions = attachSubscriptions({
       server,
-      schema: makeExecutableSchema({ typeDefs, resolvers: resolvers as never }),
+      schema,
       services,
       resolveViewer,
       cors: config.cors,

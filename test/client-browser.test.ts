@@ -102,6 +102,11 @@ describe("client kit in Chromium, on another origin", () => {
       return hostname === "127.0.0.1" ? route.continue() : route.abort();
     });
     const page = await context.newPage();
+    // Loopback sends the file before the browser's first progress event is due: a phone's
+    // uplink (about 2 MB/s) lets the page show the upload under way.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("Network.enable");
+    await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 2_000_000 });
     page.on("requestfailed", (r) => failed.push(`${r.url()} ${r.failure()?.errorText}`));
     page.on("pageerror", (e) => errors.push(e.message));
     page.on("console", (m) => {
@@ -119,6 +124,8 @@ describe("client kit in Chromium, on another origin", () => {
     assert.ok(log.length >= 1, "progress was reported");
     for (let i = 1; i < log.length; i++) assert.ok(log[i]! > log[i - 1]!, "progress only rises");
     assert.equal(log.at(-1), bytes.length);
+    // The browser's own upload events were heard, not only the final report.
+    assert.ok(log.some((loaded) => loaded > 0 && loaded < bytes.length), `progress while sending: ${JSON.stringify(log)}`);
     assert.match(status ?? "", new RegExp(`${bytes.length} of ${bytes.length} bytes sent`));
     const item = await page.textContent("#list li");
     assert.match(item ?? "", new RegExp(`From the page \\(ImageShelf, ${bytes.length} bytes, ${sha256(bytes)}\\)`));

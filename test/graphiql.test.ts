@@ -132,6 +132,8 @@ describe("GraphiQL in the browser", async () => {
     assert.match(asset.headers.get("cache-control")!, /immutable/);
     assert.match(asset.headers.get("content-type")!, /javascript/);
     assert.equal((await fetch(`${server.url}/graphiql/assets/nothing-here.js`)).status, 404);
+    // The build's manifest and bookkeeping sit beside the bundles but are not served.
+    for (const name of ["manifest.json", "sources.json"]) assert.equal((await fetch(`${server.url}/graphiql/assets/${name}`)).status, 404, name);
 
     const page = await openIde();
     await page.locator(".graphiql-logo", { hasText: "Media library" }).waitFor();

@@ -49,3 +49,9 @@ function orListed<T>(
 export function mapMaybePromise<T, R>(value: T | Promise<T>, f: (value: T) => R | Promise<R>): R | Promise<R> {
   return value instanceof Promise ? value.then(f) : f(value);
 }
+
+/** A shelf a list or event read whole: its files and relations are answered from what was read. */
+export function rememberListed(listed: ListedShelf, loaders: Loaders): Shelf {
+  loaders.listed.set(listed.shelf.id, listed);
+  return listed.shelf;
+}

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import express, { type Request, type Response } from "express";
+import express, { type NextFunction, type Request, type Response } from "express";
 
 /** Where `npm run build` puts the IDE's bundle (lib/ sits beside src/, so both find it here). */
 export const GRAPHIQL_ASSETS_DIR = fileURLToPath(new URL("../../lib/graphiql/", import.meta.url));
@@ -30,6 +30,8 @@ function contentSecurityPolicy(styleNonce: string): string {
   ].join("; ");
 }
 
+const noSuchFile = (res: Response) => res.status(404).json({ errors: [{ message: "No such GraphiQL file", extensions: { code: "NOT_FOUND" } }] });
+const BUNDLE_FILE = /^\/[\w-]+\.(js|css)(\.LEGAL\.txt)?$/;
 const YEAR_SECONDS = 365 * 24 * 60 * 60;
 
 function notEnabled(res: Response): void {
@@ -77,6 +79,9 @@ export function graphiqlRoutes(options: GraphiqlRouteOptions): express.Router {
   router.use(
     "/graphiql/assets",
     (_req, res, next) => (options.enabled ? next() : notEnabled(res)),
+    // Only the bundles (content-hashed, so cached for good) and their licence texts: the
+    // manifest and the build's own bookkeeping beside them are not the browser's.
+    (req: Request, res: Response, next: NextFunction) => (BUNDLE_FILE.test(req.path) ? next() : noSuchFile(res)),
     express.static(assetsDir, {
       index: false,
       redirect: false,
@@ -84,9 +89,7 @@ export function graphiqlRoutes(options: GraphiqlRouteOptions): express.Router {
       maxAge: YEAR_SECONDS * 1000,
       setHeaders: (res) => res.setHeader("X-Content-Type-Options", "nosniff"),
     }),
-    (_req: Request, res: Response) => {
-      res.status(404).json({ errors: [{ message: "No such GraphiQL file", extensions: { code: "NOT_FOUND" } }] });
-    },
+    (_req: Request, res: Response) => noSuchFile(res),
   );
   return router;
 }

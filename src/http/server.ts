@@ -4,9 +4,8 @@ import { maxAliasesRule } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { expressMiddleware } from "@as-integrations/express5";
-import { makeExecutableSchema } from "@graphql-tools/schema";
 import express, { type NextFunction, type Request, type Response } from "express";
-import { GraphQLError, type ValidationContext } from "graphql";
+import { GraphQLError, type GraphQLSchema, type ValidationContext } from "graphql";
 import type { Viewer } from "../auth/viewer.js";
 import type { Context } from "../graphql/context.js";
 import { createErrorFormatter } from "../graphql/errors.js";
@@ -23,8 +22,8 @@ import { multipartGuard, multipartUploads } from "./multipart.js";
 import { persistedOperationsGate } from "./persisted-operations.js";
 
 export interface HttpOptions {
-  typeDefs: string;
-  resolvers: object;
+  /** The executable schema (also served over the WebSocket). */
+  schema: GraphQLSchema;
   services: Services;
   resolveViewer: (authorization: string | undefined) => Promise<Viewer>;
   production: boolean;
@@ -47,7 +46,7 @@ const HTTP_STATUS: Record<string, number> = { UNAUTHENTICATED: 401, FORBIDDEN: 4
 
 export async function createHttpApp(options: HttpOptions): Promise<{ app: express.Express; apollo: ApolloServer<Context> }> {
   const apollo = new ApolloServer<Context>({
-    gateway: compiledExecution(makeExecutableSchema({ typeDefs: options.typeDefs, resolvers: options.resolvers as never })),
+    gateway: compiledExecution(options.schema),
     csrfPrevention: true,
     // The process entry shuts everything down in order on a signal; the server must not do it on its own.
     stopOnTerminationSignals: false,

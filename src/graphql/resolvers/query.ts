@@ -1,18 +1,12 @@
-import { encodeCursor, type ListedShelf } from "../../media/listing.js";
-import type { Shelf } from "../../media/shelves.js";
-import type { Context } from "../context.js";
+import { encodeCursor } from "../../media/listing.js";
 import type { Resolvers } from "../generated/resolvers.js";
+import { rememberListed } from "../loaders.js";
 import { libraryFor, ownerForShelf } from "./scope.js";
 
 /**
  * Notes a listed shelf, with the files and relations read with it, for this request, so the
  * shelf's fields resolve without another query.
  */
-function rememberListed(listed: ListedShelf, loaders: Context["loaders"]): Shelf {
-  loaders.listed.set(listed.shelf.id, listed);
-  return listed.shelf;
-}
-
 export const queryResolvers: Resolvers = {
   Query: {
     viewer: (_parent, _args, { viewer }) => ({ ownerId: viewer.ownerId, admin: viewer.admin }),

@@ -3,7 +3,7 @@ import { EventStream } from "../../events/stream.js";
 import type { ListedShelf } from "../../media/listing.js";
 import type { Context } from "../context.js";
 import type { Resolvers } from "../generated/resolvers.js";
-import { createLoaders } from "../loaders.js";
+import { createLoaders, rememberListed } from "../loaders.js";
 import { ownerForShelf } from "./scope.js";
 
 /** A queued "read afresh" for a shelf makes a later one for the same shelf needless. */
@@ -63,8 +63,7 @@ export const subscriptionResolvers: Resolvers = {
       if (!read) readForEvent.set(event, (read = services.listing.one(event.ownerId, event.shelfId)));
       const listed = await read;
       if (!listed) return null;
-      loaders.listed.set(listed.shelf.id, listed);
-      return listed.shelf;
+      return rememberListed(listed, loaders);
     },
   },
 };
